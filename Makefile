@@ -1,0 +1,46 @@
+# sockit: a thin wrapper over CMake so that `make`, `make run` and `make test` just work.
+#
+#   make                  build everything into build/
+#   make run              start the echo server on localhost:5000 (Ctrl-C stops it)
+#   make test             build and run the whole suite (ctest)
+#   make SANITIZER=address,undefined test   the same under sanitizers, in build-asan/
+#   make clean
+#
+# CI=true (set by .ci/run) turns warnings into errors.
+
+BUILD_TYPE ?= RelWithDebInfo
+SANITIZER  ?=
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+ifeq ($(SANITIZER),)
+  BUILD_DIR ?= build
+else
+  BUILD_DIR ?= build-$(subst $(comma),-,$(SANITIZER))
+endif
+comma := ,
+
+CMAKE_FLAGS := -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSOCKIT_SANITIZER=$(SANITIZER)
+ifneq ($(filter true 1 yes,$(CI)),)
+  CMAKE_FLAGS += -DSOCKIT_WERROR=ON
+endif
+
+.PHONY: all build run test clean format
+
+all: build
+
+build:
+	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	$(BUILD_DIR)/sockit serve echo -l localhost:5000 -v
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS)
+
+format:
+	clang-format -i include/*.h include/sockit/*.h src/*.c src/*.h src/services/*.c \
+		cli/*.c cli/*.h examples/*.c tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf build build-*

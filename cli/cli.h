@@ -1,0 +1,69 @@
+/*
+ * cli.h: what the sockit subcommands share: error and usage reporting in nc's style,
+ * range-checked option values, and the stdin/stdout <-> socket pump.
+ *
+ * Exit statuses: 0 success, 1 runtime failure, 2 usage error (EXIT_USAGE).
+ */
+#ifndef SOCKIT_CLI_H
+#define SOCKIT_CLI_H
+
+#include <stddef.h>
+
+#define EXIT_USAGE 2
+
+/* One subcommand: its name, entry point, one-line summary and usage synopsis. */
+struct cli_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+    const char *synopsis; /* after "sockit NAME " */
+};
+
+/* Print "sockit: MESSAGE" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Report a usage error for subcommand `cmd`: "sockit: MESSAGE", the synopsis, and a
+ * pointer to --help, on stderr. Returns EXIT_USAGE for `return cli_usage(...)`.
+ */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Report the option getopt_long() rejected; c is what it returned (':' for a missing
+ * value, '?' otherwise; the optstring must start with ':'). Returns EXIT_USAGE. */
+int cli_bad_option(const char *cmd, int c, char **argv);
+
+/* Parse seconds ("1", "0.25"); min <= value <= max. Returns 0, or -1 after printing
+ * "sockit: invalid WHAT 'TEXT'". */
+int cli_parse_seconds(const char *what, const char *text, double min, double max,
+                      double *out);
+
+/* Parse an integer in [min, max]. Returns 0, or -1 after printing "invalid WHAT 'TEXT'". */
+int cli_parse_int(const char *what, const char *text, long min, long max, long *out);
+
+/* Options of the full-duplex pump between stdin/stdout and a connected socket. */
+struct pump_opts {
+    int half_close;   /* on stdin EOF: shutdown(SHUT_WR) the socket */
+    double quit_after; /* after stdin EOF: exit this many seconds later (< 0: never) */
+    const char *peer; /* the peer's address, for error messages */
+};
+
+/*
+ * Copy stdin to the socket and the socket to stdout until the peer closes (nc's
+ * readwrite): one poll loop, bounded buffers, backpressure both ways. Returns the exit
+ * status (0 when the peer closed cleanly). Does not close sock.
+ */
+int cli_pump(int sock, const struct pump_opts *o);
+
+/* Subcommands. */
+int cmd_serve(int argc, char **argv);
+int cmd_connect(int argc, char **argv);
+int cmd_resolve(int argc, char **argv);
+int cmd_hostname(int argc, char **argv);
+
+/* The subcommand table, NULL-name terminated (main.c). */
+extern const struct cli_cmd cli_cmds[];
+
+/* Look a subcommand up by name; NULL if unknown. */
+const struct cli_cmd *cli_find(const char *name);
+
+#endif

@@ -1,0 +1,104 @@
+/* connect.c: `sockit connect`: a netcat-style client; stdin to the socket, the socket to
+ * stdout. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cli.h"
+#include "sockit.h"
+
+static void connect_help(void)
+{
+    printf("Usage: sockit connect [OPTIONS] ADDR\n"
+           "       sockit connect [OPTIONS] HOST PORT\n\n"
+           "Connect over TCP (or to unix:/PATH) and copy stdin to the socket and the socket\n"
+           "to stdout, both at once. On stdin EOF the write side is shut down (the peer\n"
+           "sees EOF, as with nc -N) and output goes on until the peer closes; then exit 0.\n"
+           "Every address HOST resolves to is tried in turn.\n\n"
+           "Options:\n"
+           "  -w, --timeout SEC    give up connecting after SEC seconds (default: the\n"
+           "                       system's own TCP timeout)\n"
+           "  -q, --quit SEC       after stdin EOF, exit SEC seconds later even if the\n"
+           "                       peer has not closed (as nc -q)\n"
+           "      --no-half-close  do not shut down the write side on stdin EOF, for\n"
+           "                       servers that close on FIN; stop with Ctrl-C or -q\n"
+           "  -v, --verbose        print 'Connected to ADDR' on stderr\n"
+           "  -h, --help           show this help\n\n"
+           "Examples:\n"
+           "  printf 'hello\\n' | sockit connect 127.0.0.1 5000\n"
+           "  sockit connect localhost:daytime\n"
+           "  sockit connect -w 2 [::1]:5000 < request.bin > reply.bin\n");
+}
+
+int cmd_connect(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"timeout", required_argument, NULL, 'w'}, {"quit", required_argument, NULL, 'q'},
+        {"no-half-close", no_argument, NULL, 'H'}, {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    double timeout = SK_TIMEOUT_NONE;
+    struct pump_opts po = {.half_close = 1, .quit_after = -1, .peer = NULL};
+    int verbose = 0;
+
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":w:q:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'w':
+            if (cli_parse_seconds("timeout", optarg, 0.001, 1e6, &timeout) < 0)
+                return EXIT_USAGE;
+            break;
+        case 'q':
+            if (cli_parse_seconds("quit delay", optarg, 0, 1e6, &po.quit_after) < 0)
+                return EXIT_USAGE;
+            break;
+        case 'H':
+            po.half_close = 0;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            connect_help();
+            return 0;
+        default:
+            return cli_bad_option("connect", c, argv);
+        }
+    }
+    int nargs = argc - optind;
+    if (nargs < 1)
+        return cli_usage("connect", "missing ADDR");
+    if (nargs > 2)
+        return cli_usage("connect", "unexpected argument '%s'", argv[optind + 2]);
+
+    sk_endpoint_t ep;
+    char err[SK_ERRLEN];
+    int r = nargs == 1 ? sk_endpoint_parse(&ep, argv[optind], err)
+                       : sk_endpoint_from_hostport(&ep, argv[optind], argv[optind + 1], err);
+    if (r < 0) {
+        cli_error("%s", err);
+        return EXIT_USAGE;
+    }
+    sk_addr_t peer;
+    int fd = sk_connect_endpoint(&ep, SOCK_STREAM, timeout, &peer, err);
+    if (fd < 0) {
+        cli_error("%s", err);
+        return 1;
+    }
+    char as[SK_ADDRSTRLEN];
+    sk_addr_str(&peer, as);
+    if (verbose)
+        fprintf(stderr, "Connected to %s\n", as);
+    po.peer = as;
+    if ((r = sk_settimeout(fd, 0)) < 0) {
+        cli_error("fcntl %s: %s", as, sk_strerror(r));
+        sk_close(fd);
+        return 1;
+    }
+    r = cli_pump(fd, &po);
+    sk_close(fd);
+    return r;
+}

@@ -1,0 +1,72 @@
+/* main.c: sockit's entry point: the subcommand table, --help and --version. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "sockit.h"
+
+const struct cli_cmd cli_cmds[] = {
+    {"serve", cmd_serve, "run a server for a classic service (echo, chargen, ...)",
+     "SERVICE [-l ADDR]... [--model MODEL] [--backlog N] [--message TEXT] [-v]"},
+    {"connect", cmd_connect, "connect and copy stdin/stdout to the socket, like nc",
+     "[-w SEC] [-q SEC] [--no-half-close] [-v] ADDR | HOST PORT"},
+    {"resolve", cmd_resolve, "print every address a name resolves to",
+     "[-4|-6] NAME [SERVICE]"},
+    {"hostname", cmd_hostname, "print this host's name and its fully qualified name", ""},
+    {NULL, NULL, NULL, NULL},
+};
+
+const struct cli_cmd *cli_find(const char *name)
+{
+    for (const struct cli_cmd *c = cli_cmds; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+static void help(void)
+{
+    printf("Usage: sockit COMMAND [OPTIONS] [ARGS]\n\n"
+           "sockit %s: a socket toolkit. Classic servers under four concurrency models,\n"
+           "a netcat-style client, and name lookups.\n\nCommands:\n",
+           SK_VERSION);
+    for (const struct cli_cmd *c = cli_cmds; c->name; c++)
+        printf("  %-10s %s\n", c->name, c->summary);
+    printf("\nAddresses (ADDR):\n"
+           "  PORT            localhost:PORT (every address localhost has)\n"
+           "  HOST:PORT       a host name or IPv4 address; PORT may be a service name\n"
+           "  [IPV6]:PORT     an IPv6 address, e.g. [::1]:5000\n"
+           "  :PORT           every interface (when listening)\n"
+           "  unix:/PATH      a Unix domain socket; unix:@NAME for an abstract one\n"
+           "\nExit status: 0 success, 1 runtime error, 2 usage error.\n"
+           "Run 'sockit COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    /* A closed stdout or socket must be an error we report, not a silent death. */
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2)
+        return cli_usage(NULL, "missing command");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        if (argc > 2 && strcmp(cmd, "help") == 0 && cli_find(argv[2])) {
+            char *sub[] = {argv[2], "--help", NULL};
+            return cli_find(argv[2])->run(2, sub);
+        }
+        help();
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("sockit %s\n", sk_version());
+        return 0;
+    }
+    const struct cli_cmd *c = cli_find(cmd);
+    if (!c) {
+        if (cmd[0] == '-')
+            return cli_usage(NULL, "unknown option '%s'", cmd);
+        return cli_usage(NULL, "unknown command '%s'", cmd);
+    }
+    return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,165 @@
+/* serve.c: `sockit serve SERVICE`: run a built-in service until SIGTERM or SIGINT. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cli.h"
+#include "sockit.h"
+
+/* Most -l options. */
+#define MAX_LISTEN_ARGS 32
+
+static sk_server_t *running;
+static volatile sig_atomic_t stop_signals;
+
+/* First SIGTERM/SIGINT: stop cleanly (exit 0). A second one: leave at once (exit 1). */
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    if (stop_signals++)
+        _exit(1);
+    if (running)
+        sk_server_stop(running);
+}
+
+static void log_stderr(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", line);
+}
+
+static void serve_help(void)
+{
+    printf("Usage: sockit serve SERVICE [OPTIONS]\n\n"
+           "Run SERVICE until SIGTERM or SIGINT (Ctrl-C), then exit 0. A second signal\n"
+           "exits at once with status 1.\n\nServices:\n");
+    for (const sk_service_t *const *s = sk_services(); *s; s++)
+        printf("  %-9s %s\n", (*s)->name, (*s)->summary);
+    printf("\nOptions:\n"
+           "  -l, --listen ADDR   listen on ADDR; repeatable (default localhost:5000,\n"
+           "                      which is 127.0.0.1 and ::1); :PORT is every interface\n"
+           "  -m, --model MODEL   iterative: one client at a time; thread: a thread per\n"
+           "                      client (default); fork: a process per client\n"
+           "  -b, --backlog N     listen(2) backlog, 1-65535 (default SOMAXCONN)\n"
+           "      --message TEXT  greet: the bytes to send (default \"%s\")\n"
+           "  -v, --verbose       log 'Listening on ADDR' per listener (with the real port\n"
+           "                      when port 0 was asked for) and 'Connection received\n"
+           "                      on ADDR' per client, to stderr\n"
+           "  -h, --help          show this help\n\n"
+           "Examples:\n"
+           "  sockit serve echo                        # localhost:5000\n"
+           "  sockit serve greet -l :12345 -v          # the seeds' greeting server\n"
+           "  sockit serve echo -l 127.0.0.1:0 -v      # any free port, printed on stderr\n"
+           "  sockit serve daytime -l 5013 -m fork\n",
+           SK_GREET_DEFAULT);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'}, {"model", required_argument, NULL, 'm'},
+        {"backlog", required_argument, NULL, 'b'}, {"message", required_argument, NULL, 'M'},
+        {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *listen[MAX_LISTEN_ARGS];
+    size_t nlisten = 0;
+    int verbose = 0;
+    sk_server_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.model = SK_MODEL_THREAD;
+
+    opterr = 0;
+    optind = 1;
+    int c;
+    long v;
+    while ((c = getopt_long(argc, argv, ":l:m:b:vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            if (nlisten == MAX_LISTEN_ARGS)
+                return cli_usage("serve", "too many --listen options (max %d)",
+                                 MAX_LISTEN_ARGS);
+            listen[nlisten++] = optarg;
+            break;
+        case 'm':
+            if (sk_model_parse(optarg, &o.model) < 0)
+                return cli_usage("serve", "unknown model '%s' (iterative, thread, fork)",
+                                 optarg);
+            break;
+        case 'b':
+            if (cli_parse_int("backlog", optarg, 1, 65535, &v) < 0)
+                return EXIT_USAGE;
+            o.backlog = (int)v;
+            break;
+        case 'M':
+            o.conf.message = optarg;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            serve_help();
+            return 0;
+        default:
+            return cli_bad_option("serve", c, argv);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage("serve", "missing SERVICE");
+    if (optind + 1 < argc)
+        return cli_usage("serve", "unexpected argument '%s'", argv[optind + 1]);
+    o.service = sk_service_find(argv[optind]);
+    if (!o.service)
+        return cli_usage("serve", "unknown service '%s'", argv[optind]);
+    if (o.conf.message && o.service != &sk_service_greet)
+        return cli_usage("serve", "--message applies only to the greet service");
+    if (nlisten == 0)
+        listen[nlisten++] = "localhost:5000";
+    if (verbose) {
+        o.log = log_stderr;
+    }
+
+    sk_server_t *srv;
+    int r = sk_server_new(&srv, &o);
+    if (r < 0) {
+        cli_error("serve: %s", sk_strerror(r));
+        return 1;
+    }
+    for (size_t i = 0; i < nlisten; i++) {
+        char err[SK_ERRLEN];
+        r = sk_server_listen(srv, listen[i], err);
+        if (r < 0) {
+            cli_error("%s", err);
+            sk_server_free(srv);
+            return r == SK_EBADADDR || r == SK_EBADPORT ? EXIT_USAGE : 1;
+        }
+    }
+    if (verbose) {
+        for (size_t i = 0; i < sk_server_listener_count(srv); i++) {
+            sk_addr_t a;
+            char as[SK_ADDRSTRLEN];
+            if (sk_server_listener_addr(srv, i, &a) == 0)
+                fprintf(stderr, "Listening on %s\n", sk_addr_str(&a, as));
+        }
+    }
+
+    running = srv;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    r = sk_server_run(srv);
+    running = NULL;
+    sk_server_free(srv);
+    if (r < 0) {
+        cli_error("serve: %s", sk_strerror(r));
+        return 1;
+    }
+    return 0;
+}

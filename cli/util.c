@@ -1,0 +1,78 @@
+/* util.c: error reporting and option values for every subcommand (cli.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "sockit: %s\n", msg);
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const struct cli_cmd *c = cmd ? cli_find(cmd) : NULL;
+    fprintf(stderr, "sockit: %s\n", msg);
+    if (c)
+        fprintf(stderr, "Usage: sockit %s %s\nTry 'sockit %s --help' for more information.\n",
+                c->name, c->synopsis, c->name);
+    else
+        fprintf(stderr, "Usage: sockit COMMAND [OPTIONS] [ARGS]\n"
+                        "Try 'sockit --help' for more information.\n");
+    return EXIT_USAGE;
+}
+
+int cli_bad_option(const char *cmd, int c, char **argv)
+{
+    char opt[64];
+    if (optopt > 0 && optopt < 128 && isprint(optopt))
+        snprintf(opt, sizeof opt, "-%c", optopt);
+    else
+        snprintf(opt, sizeof opt, "%s", argv[optind - 1]);
+    if (c == ':')
+        return cli_usage(cmd, "option '%s' needs a value", opt);
+    return cli_usage(cmd, "unknown option '%s'", opt);
+}
+
+int cli_parse_seconds(const char *what, const char *text, double min, double max,
+                      double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v < min || v > max) {
+        cli_error("invalid %s '%s' (expected seconds, %g to %g)", what, text, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_int(const char *what, const char *text, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max) {
+        cli_error("invalid %s '%s' (expected %ld to %ld)", what, text, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}

@@ -1,0 +1,91 @@
+/*
+ * sockit/server.h: run a service on one or more listeners under a concurrency model.
+ *
+ * Models (the seeds' three ways to run an accept loop):
+ *   SK_MODEL_ITERATIVE  one client at a time, served to completion in the calling thread;
+ *   SK_MODEL_THREAD     a thread per connection;
+ *   SK_MODEL_FORK       a child process per connection; the parent reaps every child.
+ *
+ * Life cycle: sk_server_new(), sk_server_listen() once per address, sk_server_run() (blocks),
+ * sk_server_free(). sk_server_stop() is async-signal-safe and thread-safe: call it from a
+ * SIGTERM handler or another thread; run() then closes the listeners, ends every session
+ * (thread: shuts the sockets down and joins the threads; fork: passes SIGTERM to the
+ * children and reaps them) and returns 0.
+ *
+ * While the fork model runs it owns SIGCHLD (its handler is restored when run() returns),
+ * and only one fork-model server may run per process. Children reset SIGTERM, SIGINT and
+ * SIGCHLD to their defaults.
+ *
+ * Errors follow sockit/error.h. The log callback (may be NULL) receives one line at a time,
+ * without a newline, from the thread that accepts.
+ */
+#ifndef SOCKIT_SERVER_H
+#define SOCKIT_SERVER_H
+
+#include <stddef.h>
+
+#include "sockit/addr.h"
+#include "sockit/service.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum sk_model {
+    SK_MODEL_ITERATIVE,
+    SK_MODEL_THREAD,
+    SK_MODEL_FORK,
+} sk_model_t;
+
+/* Parse "iterative", "thread" or "fork". Returns 0 or SK_EBADARG. */
+int sk_model_parse(const char *name, sk_model_t *model);
+
+/* The model's name as sk_model_parse() accepts it. */
+const char *sk_model_name(sk_model_t model);
+
+typedef void sk_log_fn(void *ctx, const char *line);
+
+typedef struct sk_server_opts {
+    const sk_service_t *service; /* required */
+    sk_service_conf_t conf;      /* service options */
+    sk_model_t model;
+    int backlog;                 /* < 1: SOMAXCONN */
+    sk_log_fn *log;              /* "Connection received on ADDR" etc.; NULL: silent */
+    void *log_ctx;
+} sk_server_opts_t;
+
+typedef struct sk_server sk_server_t;
+
+/* Create a server (no listeners yet). Returns 0 and sets *out, or a negative code. */
+int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts);
+
+/*
+ * Listen on every address `address` resolves to (sk_create_server() rules). May be called
+ * several times before run(). Returns the number of listeners added, or a negative code
+ * with "bind ADDR: reason" in err (SK_ERRLEN bytes, may be NULL).
+ */
+int sk_server_listen(sk_server_t *srv, const char *address, char *err);
+
+/* The number of listening sockets so far. */
+size_t sk_server_listener_count(const sk_server_t *srv);
+
+/* The bound address of listener i (with the real port when port 0 was asked for).
+ * Returns 0 or SK_EBADARG. */
+int sk_server_listener_addr(const sk_server_t *srv, size_t i, sk_addr_t *addr);
+
+/*
+ * Accept and serve until sk_server_stop(). Returns 0 after a stop, or a negative code if
+ * the server could not run (no listeners, no memory for its wake-up pipe).
+ */
+int sk_server_run(sk_server_t *srv);
+
+/* Ask run() to stop. Async-signal-safe; may be called before run() starts. */
+void sk_server_stop(sk_server_t *srv);
+
+/* Close the listeners and free the server. The server must not be running. */
+void sk_server_free(sk_server_t *srv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,103 @@
+/*
+ * sockit/service.h: a service is written once, as a handler, and run by every model.
+ *
+ * A handler sees bytes and a session to write to; it never knows whether a thread, a
+ * forked process or an event loop carries the session. The model calls:
+ *
+ *   on_open(s)             once, after the connection is accepted;
+ *   on_data(s, p, n)       for every chunk of bytes received (chunk sizes are arbitrary);
+ *   on_writable(s)         (optional) whenever the session can take more output, for
+ *                          services that produce output on their own, like chargen;
+ *   on_close(s)            once, last, whatever the reason (peer closed, error, stop).
+ *
+ * on_open, on_data and on_writable return 0 to go on, or a negative code to drop the
+ * connection at once. A handler ends a session gracefully with sk_session_close(): output
+ * already written is delivered, then the connection closes. Handlers keep per-connection
+ * data in sk_session_state(): state_size zeroed bytes that live from on_open to on_close.
+ *
+ * sk_session_write() may block (blocking models) or queue (event loop); either way it
+ * returns 0 once the bytes are the session's responsibility, or a negative code when the
+ * connection is broken, after which the handler should return that code.
+ *
+ * A session is used by one thread at a time. Services are immutable and thread-safe.
+ */
+#ifndef SOCKIT_SERVICE_H
+#define SOCKIT_SERVICE_H
+
+#include <stddef.h>
+
+#include "sockit/addr.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sk_session sk_session_t;
+
+/* Options a service may use; zero-initialise and set what applies. */
+typedef struct sk_service_conf {
+    const char *message; /* greet: the text sent to each client (NULL: the default) */
+} sk_service_conf_t;
+
+/* The greet service's text when no message is configured (seeds 003/004). */
+#define SK_GREET_DEFAULT "Thank you for connecting"
+
+typedef struct sk_service {
+    const char *name;    /* "echo" */
+    const char *summary; /* one line for --help */
+    size_t state_size;   /* bytes of per-session state, zeroed before on_open */
+    int (*on_open)(sk_session_t *s);
+    int (*on_data)(sk_session_t *s, const void *data, size_t len);
+    int (*on_writable)(sk_session_t *s);
+    void (*on_close)(sk_session_t *s);
+} sk_service_t;
+
+/* The built-in services. */
+extern const sk_service_t sk_service_echo;    /* every byte back to its sender */
+extern const sk_service_t sk_service_discard; /* RFC 863: reads and drops everything */
+extern const sk_service_t sk_service_chargen; /* RFC 864: an endless rotating pattern */
+extern const sk_service_t sk_service_daytime; /* RFC 867: one human-readable time line */
+extern const sk_service_t sk_service_time;    /* RFC 868: 4 bytes, seconds since 1900 */
+extern const sk_service_t sk_service_greet;   /* the seeds' "Thank you for connecting" */
+
+/* Find a built-in service by name; NULL if there is none. */
+const sk_service_t *sk_service_find(const char *name);
+
+/* The built-in services, NULL-terminated, in the order --help lists them. */
+const sk_service_t *const *sk_services(void);
+
+/* Queue or send bytes to the peer. Returns 0 or a negative code (connection broken). */
+int sk_session_write(sk_session_t *s, const void *data, size_t len);
+
+/* Close the session once everything written so far has been delivered. */
+void sk_session_close(sk_session_t *s);
+
+/* The per-session state (state_size bytes), or NULL when state_size is 0. */
+void *sk_session_state(sk_session_t *s);
+
+/* The peer's address. */
+const sk_addr_t *sk_session_peer(const sk_session_t *s);
+
+/* The service options the server was started with (never NULL). */
+const sk_service_conf_t *sk_session_conf(const sk_session_t *s);
+
+/*
+ * Construction for tests and embedders: run a service by hand. A custom model fills an
+ * sk_session_t through these instead of reaching into it.
+ */
+typedef int sk_session_write_fn(void *ctx, const void *data, size_t len);
+
+/* Create a session for `svc` whose writes go to write_fn(ctx, ...). Returns NULL on ENOMEM. */
+sk_session_t *sk_session_new(const sk_service_t *svc, const sk_service_conf_t *conf,
+                             const sk_addr_t *peer, sk_session_write_fn *write_fn, void *ctx);
+
+/* 1 once the handler has called sk_session_close(). */
+int sk_session_closing(const sk_session_t *s);
+
+/* Free a session made by sk_session_new() (does not call on_close). */
+void sk_session_free(sk_session_t *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,142 @@
+/*
+ * sockit/sock.h: blocking socket calls with the guarantees of Python's socket object.
+ *
+ * Every function takes a plain file descriptor, so it mixes freely with raw POSIX calls.
+ * The guarantees:
+ *   - every descriptor libsockit creates is close-on-exec (SOCK_CLOEXEC, accept4);
+ *   - nothing here raises SIGPIPE: sends use MSG_NOSIGNAL and report -EPIPE;
+ *   - EINTR never escapes: an interrupted call is resumed, and an interrupted connect()
+ *     is finished by waiting for writability, never retried;
+ *   - timeouts follow Python's settimeout(): a socket is blocking (SK_TIMEOUT_NONE),
+ *     non-blocking (0: calls that would wait return -EAGAIN) or timed (> 0 seconds: calls
+ *     that would wait longer return -ETIMEDOUT). The timeout lives in the socket itself
+ *     (O_NONBLOCK, SO_RCVTIMEO, SO_SNDTIMEO), so it survives being passed around, and a
+ *     signal storm cannot stretch it: after an interruption the remaining time is used.
+ *     sendall and recv_exact apply it to the whole call, as Python 3.5+ does.
+ *
+ * Return values follow sockit/error.h: an fd, a count or 0 on success, a negative code on
+ * failure. Functions are thread-safe to the extent the underlying syscalls are.
+ */
+#ifndef SOCKIT_SOCK_H
+#define SOCKIT_SOCK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "sockit/addr.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* sk_settimeout() value for a blocking socket with no timeout. */
+#define SK_TIMEOUT_NONE (-1.0)
+/* Most listening sockets sk_create_server() makes for one address text. */
+#define SK_LISTEN_MAX 16
+
+/* Create a socket; SOCK_CLOEXEC is always added. Returns the fd or -errno. */
+int sk_socket(int family, int type, int protocol);
+
+/* Create a connected pair (AF_UNIX), both close-on-exec. Returns 0 or -errno. */
+int sk_socketpair(int type, int fds[2]);
+
+/* Close an fd. EINTR counts as closed (Linux has released the fd). Returns 0 or -errno. */
+int sk_close(int fd);
+
+/* Bind to an address. Returns 0 or -errno. */
+int sk_bind(int fd, const sk_addr_t *addr);
+
+/* Start listening; backlog < 1 means SOMAXCONN. Returns 0 or -errno. */
+int sk_listen(int fd, int backlog);
+
+/*
+ * Accept a connection, honouring the listener's timeout. The new socket is close-on-exec
+ * and blocking with no timeout. *peer (may be NULL) receives the client's address.
+ * Returns the new fd or a negative code (-EAGAIN, -ETIMEDOUT, -EMFILE, ...).
+ */
+int sk_accept(int fd, sk_addr_t *peer);
+
+/*
+ * Connect, honouring the socket's timeout. On a non-blocking socket returns -EINPROGRESS
+ * as connect(2) does. Returns 0 or a negative code (-ECONNREFUSED, -ETIMEDOUT, ...).
+ */
+int sk_connect(int fd, const sk_addr_t *addr);
+
+/* One send() with MSG_NOSIGNAL: returns the bytes sent (possibly fewer than len) or a
+ * negative code. Waits per the socket's timeout when the buffer is full. */
+ssize_t sk_send(int fd, const void *buf, size_t len);
+
+/*
+ * Send all `len` bytes, looping over short writes. Returns len, or a negative code
+ * (-EPIPE, -ECONNRESET, -ETIMEDOUT, -EAGAIN on a non-blocking socket). *sent (may be NULL)
+ * always receives the number of bytes actually sent.
+ */
+ssize_t sk_sendall(int fd, const void *buf, size_t len, size_t *sent);
+
+/* One recv(): returns the bytes received (0 at end of stream) or a negative code. */
+ssize_t sk_recv(int fd, void *buf, size_t len);
+
+/*
+ * Receive exactly `len` bytes, looping over short reads. Returns len; SK_EEOF if the peer
+ * closed first; or another negative code. *got (may be NULL) always receives the number
+ * of bytes stored in buf.
+ */
+ssize_t sk_recv_exact(int fd, void *buf, size_t len, size_t *got);
+
+/* shutdown(2): how is SHUT_RD, SHUT_WR or SHUT_RDWR. Returns 0 or -errno. */
+int sk_shutdown(int fd, int how);
+
+/*
+ * Python's settimeout(): seconds < 0 (SK_TIMEOUT_NONE) blocks forever, 0 makes the socket
+ * non-blocking, > 0 makes each call fail with -ETIMEDOUT after that long. Returns 0 or
+ * -errno (SK_EBADARG for a timeout too large to represent).
+ */
+int sk_settimeout(int fd, double seconds);
+
+/* Read back the timeout into *seconds (SK_TIMEOUT_NONE, 0 or > 0). Returns 0 or -errno. */
+int sk_gettimeout(int fd, double *seconds);
+
+/* Python's setblocking(): 1 is settimeout(None), 0 is settimeout(0). Returns 0 or -errno. */
+int sk_setblocking(int fd, int blocking);
+
+/* The local / remote address of a socket. Returns 0 or -errno. */
+int sk_getsockname(int fd, sk_addr_t *addr);
+int sk_getpeername(int fd, sk_addr_t *addr);
+
+/* setsockopt() with an int value. Returns 0 or -errno. */
+int sk_setsockopt_int(int fd, int level, int name, int value);
+
+/*
+ * Python's socket.create_connection(): parse `address` (sockit/addr.h forms), resolve it,
+ * and try every address in turn until one connects. The socket is left with `timeout` as
+ * its timeout (SK_TIMEOUT_NONE: blocking). *peer (may be NULL) receives the address that
+ * answered. Returns the connected fd; on failure the error of the last address tried,
+ * with "connect ADDR: reason" (or "resolve HOST: reason") in err.
+ */
+int sk_create_connection(const char *address, double timeout, sk_addr_t *peer, char *err);
+
+/* The same for a parsed endpoint and a socket type (SOCK_STREAM or SOCK_DGRAM). */
+int sk_connect_endpoint(const sk_endpoint_t *ep, int socktype, double timeout,
+                        sk_addr_t *peer, char *err);
+
+/*
+ * Python's socket.create_server(), for every address the text resolves to: "localhost"
+ * binds both 127.0.0.1 and ::1, ":PORT" both 0.0.0.0 and [::] (IPv6 sockets are
+ * IPV6_V6ONLY so the two can coexist). Sockets are blocking, with SO_REUSEADDR and
+ * listen(backlog) (backlog < 1: SOMAXCONN). Port 0 picks one free port shared by every
+ * address. At most maxfds addresses are bound, the first in resolver order (maxfds 1 is
+ * Python's one-socket create_server). An address this host cannot use (no IPv6, an
+ * address that is not local) is skipped when another address succeeded.
+ * Returns the number of fds stored in fds[0..maxfds-1], or a negative code with
+ * "bind ADDR: reason" (or listen/socket/resolve) in err; on failure nothing stays open.
+ */
+int sk_create_server(const char *address, int backlog, int *fds, size_t maxfds, char *err);
+
+/* The same for a parsed endpoint and a socket type (SOCK_DGRAM binds but does not listen). */
+int sk_listen_endpoint(const sk_endpoint_t *ep, int socktype, int backlog, int *fds,
+                       size_t maxfds, char *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,41 @@
+/*
+ * internal.h: helpers shared by libsockit's modules and nobody else (sk__ prefix).
+ * Not installed; the public API is include/sockit.h.
+ */
+#ifndef SOCKIT_INTERNAL_H
+#define SOCKIT_INTERNAL_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "sockit/addr.h"
+#include "sockit/service.h"
+
+/* printf into a caller's SK_ERRLEN buffer; does nothing when err is NULL. */
+void sk__set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Monotonic clock in nanoseconds. */
+static inline int64_t sk__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Wait until fd is ready for `events` (POLLIN / POLLOUT) or until deadline_ns (monotonic;
+ * < 0: no deadline). EINTR resumes with the time left. Returns 0 when ready (including
+ * error and hang-up conditions, which the next I/O call reports), -ETIMEDOUT or -errno.
+ */
+int sk__wait_fd(int fd, short events, int64_t deadline_ns);
+
+/*
+ * Run one session of `svc` on a connected blocking socket until the peer closes, the
+ * handler ends it, or the socket fails (another thread may shutdown(2) it to stop the
+ * session). Graceful ends send FIN and drain briefly so the peer sees every byte.
+ * Does not close fd. Used by every blocking model.
+ */
+void sk__serve_blocking(const sk_service_t *svc, const sk_service_conf_t *conf, int fd,
+                        const sk_addr_t *peer);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * serve_blocking.c: drive a service handler over one blocking socket; the engine of the
+ * iterative, thread and fork models. Output goes straight out with sendall (the handler
+ * blocks until the peer takes it: backpressure without buffering); input is read in
+ * chunks of RECV_CHUNK. Services with on_writable (chargen) are driven with poll() so
+ * that input is still drained while output flows.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "internal.h"
+#include "sockit/error.h"
+#include "sockit/sock.h"
+
+/* Bytes read per recv(). */
+#define RECV_CHUNK 16384
+/* After the server ends a session: how long, and how many bytes, to drain the peer's
+ * input so that closing does not turn into a reset that destroys our last bytes. */
+#define LINGER_NS (2 * (int64_t)1000000000)
+#define LINGER_BYTES (256 * 1024)
+
+struct blocking_conn {
+    int fd;
+    int broken; /* first write error, or 0 */
+};
+
+static int blocking_write(void *ctx, const void *data, size_t len)
+{
+    struct blocking_conn *c = ctx;
+    if (c->broken)
+        return c->broken;
+    ssize_t r = sk_sendall(c->fd, data, len, NULL);
+    if (r < 0)
+        c->broken = (int)r;
+    return r < 0 ? (int)r : 0;
+}
+
+/* Half-close and read until the peer closes too, within LINGER_NS and LINGER_BYTES. */
+static void linger_close(int fd)
+{
+    char buf[4096];
+    size_t total = 0;
+    int64_t deadline = sk__now_ns() + LINGER_NS;
+    if (shutdown(fd, SHUT_WR) < 0)
+        return;
+    while (total < LINGER_BYTES && sk__wait_fd(fd, POLLIN, deadline) == 0) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            break;
+        if (n > 0)
+            total += (size_t)n;
+    }
+}
+
+/* Wait for input or, for services that produce output, room to write. */
+static int wait_io(const sk_service_t *svc, int fd, int *readable, int *writable)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT};
+    for (;;) {
+        int n = poll(&p, 1, -1);
+        if (n > 0)
+            break;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+    }
+    *readable = (p.revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+    *writable = svc->on_writable && (p.revents & POLLOUT) && !(p.revents & POLLERR);
+    return 0;
+}
+
+void sk__serve_blocking(const sk_service_t *svc, const sk_service_conf_t *conf, int fd,
+                        const sk_addr_t *peer)
+{
+    struct blocking_conn c = {.fd = fd, .broken = 0};
+    sk_session_t *s = sk_session_new(svc, conf, peer, blocking_write, &c);
+    if (!s)
+        return;
+    char buf[RECV_CHUNK];
+    int peer_done = 0;
+    int r = svc->on_open ? svc->on_open(s) : 0;
+    while (r == 0 && !c.broken && !sk_session_closing(s)) {
+        int readable = 1, writable = 0;
+        if (svc->on_writable && (r = wait_io(svc, fd, &readable, &writable)) < 0)
+            break;
+        if (writable && (r = svc->on_writable(s)) < 0)
+            break;
+        if (!readable)
+            continue;
+        ssize_t n = sk_recv(fd, buf, sizeof buf);
+        if (n <= 0) {
+            peer_done = 1; /* end of stream, or reset: nothing more to say */
+            break;
+        }
+        if (svc->on_data)
+            r = svc->on_data(s, buf, (size_t)n);
+    }
+    if (svc->on_close)
+        svc->on_close(s);
+    if (r == 0 && !c.broken && !peer_done)
+        linger_close(fd);
+    sk_session_free(s);
+}

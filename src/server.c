@@ -1,0 +1,458 @@
+/*
+ * server.c: listeners, the accept loop and the three blocking models (sockit/server.h).
+ *
+ * One thread (the caller of sk_server_run) polls the listeners and a wake-up pipe. The
+ * pipe is written by sk_server_stop() (from a signal handler or another thread), by
+ * finishing sessions (so the iterative model resumes accepting) and, in the fork model,
+ * by the SIGCHLD handler (so children are reaped at once).
+ *
+ * Thread and iterative sessions run on detached threads registered in a list under a
+ * mutex; stopping shuts every registered socket down, which wakes any blocked recv or
+ * send, and waits for the list to empty. A session unregisters before it closes its fd,
+ * so a shutdown never reaches a reused descriptor. Iterative is the thread model with at
+ * most one session, the listeners left unpolled while it runs (clients wait in the
+ * backlog, as in the seeds). Fork children are tracked by pid: SIGTERM is passed on to
+ * each, and each is reaped with waitpid(pid), never waitpid(-1), so the embedding
+ * program's other children are left alone.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "sockit/error.h"
+#include "sockit/server.h"
+#include "sockit/sock.h"
+
+/* Most listening sockets per server. */
+#define MAX_LISTENERS 64
+/* Connections accepted from one listener per wake-up, so no listener starves another. */
+#define ACCEPT_BATCH 32
+/* After EMFILE and friends: pause accepting this long instead of spinning. */
+#define ACCEPT_BACKOFF_MS 100
+/* Stack of a session thread: the 16 KiB receive buffer plus ample headroom. */
+#define SESSION_STACK (256 * 1024)
+/* How long stopping waits for sessions and children before giving up (threads) or
+ * sending SIGKILL (children). */
+#define STOP_GRACE_NS (10 * (int64_t)1000000000)
+
+struct session {
+    sk_server_t *srv;
+    int fd;
+    sk_addr_t peer;
+    struct session *prev, *next;
+};
+
+struct sk_server {
+    sk_server_opts_t o;
+    int lfd[MAX_LISTENERS];
+    size_t nl;
+    int wake[2]; /* non-blocking pipe: [0] polled by run(), [1] written to wake it */
+    volatile sig_atomic_t stopping;
+
+    pthread_mutex_t mu; /* guards sessions and nsessions */
+    pthread_cond_t idle;
+    struct session *sessions;
+    size_t nsessions;
+
+    pid_t *kids; /* fork model: live children */
+    size_t nkids, capkids;
+};
+
+static const char *const model_names[] = {"iterative", "thread", "fork"};
+
+int sk_model_parse(const char *name, sk_model_t *model)
+{
+    for (size_t i = 0; i < sizeof model_names / sizeof *model_names; i++) {
+        if (strcmp(name, model_names[i]) == 0) {
+            *model = (sk_model_t)i;
+            return 0;
+        }
+    }
+    return SK_EBADARG;
+}
+
+const char *sk_model_name(sk_model_t model)
+{
+    return (unsigned)model < sizeof model_names / sizeof *model_names ? model_names[model]
+                                                                      : "unknown";
+}
+
+static void logf_(sk_server_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void logf_(sk_server_t *s, const char *fmt, ...)
+{
+    if (!s->o.log)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s->o.log(s->o.log_ctx, line);
+}
+
+static void wake(sk_server_t *s)
+{
+    int saved = errno;
+    ssize_t n = write(s->wake[1], "", 1); /* a full pipe already wakes the reader */
+    (void)n;
+    errno = saved;
+}
+
+int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts)
+{
+    if (!opts || !opts->service)
+        return SK_EBADARG;
+    sk_server_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->o = *opts;
+    if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+        int e = -errno;
+        free(s);
+        return e;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->idle, NULL);
+    *out = s;
+    return 0;
+}
+
+int sk_server_listen(sk_server_t *s, const char *address, char *err)
+{
+    int fds[SK_LISTEN_MAX];
+    size_t room = MAX_LISTENERS - s->nl;
+    int n = sk_create_server(address, s->o.backlog, fds,
+                             room < SK_LISTEN_MAX ? room : SK_LISTEN_MAX, err);
+    if (n < 0)
+        return n;
+    for (int i = 0; i < n; i++) {
+        sk_settimeout(fds[i], 0); /* polled: accept must never block */
+        s->lfd[s->nl++] = fds[i];
+    }
+    return n;
+}
+
+size_t sk_server_listener_count(const sk_server_t *s)
+{
+    return s->nl;
+}
+
+int sk_server_listener_addr(const sk_server_t *s, size_t i, sk_addr_t *addr)
+{
+    if (i >= s->nl)
+        return SK_EBADARG;
+    return sk_getsockname(s->lfd[i], addr);
+}
+
+void sk_server_stop(sk_server_t *s)
+{
+    s->stopping = 1;
+    wake(s);
+}
+
+void sk_server_free(sk_server_t *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nl; i++)
+        sk_close(s->lfd[i]);
+    sk_close(s->wake[0]);
+    sk_close(s->wake[1]);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->idle);
+    free(s->kids);
+    free(s);
+}
+
+/* ---- thread and iterative models ---- */
+
+static void *session_main(void *arg)
+{
+    struct session *ss = arg;
+    sk_server_t *s = ss->srv;
+    sk__serve_blocking(s->o.service, &s->o.conf, ss->fd, &ss->peer);
+
+    pthread_mutex_lock(&s->mu);
+    if (ss->prev)
+        ss->prev->next = ss->next;
+    else
+        s->sessions = ss->next;
+    if (ss->next)
+        ss->next->prev = ss->prev;
+    if (--s->nsessions == 0)
+        pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->mu);
+
+    sk_close(ss->fd);
+    free(ss);
+    wake(s); /* the iterative model waits for this to accept the next client */
+    return NULL;
+}
+
+static void start_thread(sk_server_t *s, int fd, const sk_addr_t *peer)
+{
+    struct session *ss = calloc(1, sizeof *ss);
+    if (!ss) {
+        logf_(s, "session: %s", sk_strerror(-ENOMEM));
+        sk_close(fd);
+        return;
+    }
+    ss->srv = s;
+    ss->fd = fd;
+    ss->peer = *peer;
+
+    pthread_mutex_lock(&s->mu);
+    ss->next = s->sessions;
+    if (s->sessions)
+        s->sessions->prev = ss;
+    s->sessions = ss;
+    s->nsessions++;
+    pthread_mutex_unlock(&s->mu);
+
+    pthread_attr_t attr;
+    pthread_t tid;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, SESSION_STACK);
+    int e = pthread_create(&tid, &attr, session_main, ss);
+    pthread_attr_destroy(&attr);
+    if (e != 0) {
+        char as[SK_ADDRSTRLEN];
+        logf_(s, "thread for %s: %s", sk_addr_str(peer, as), sk_strerror(-e));
+        pthread_mutex_lock(&s->mu);
+        if (ss->next)
+            ss->next->prev = NULL;
+        s->sessions = ss->next; /* ss is still at the head: nothing ran in between */
+        s->nsessions--;
+        pthread_mutex_unlock(&s->mu);
+        sk_close(fd);
+        free(ss);
+    }
+}
+
+static size_t session_count(sk_server_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->nsessions;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+/* Shut every session's socket down and wait for the threads to finish. */
+static void stop_threads(sk_server_t *s)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += STOP_GRACE_NS / 1000000000;
+    pthread_mutex_lock(&s->mu);
+    for (struct session *ss = s->sessions; ss; ss = ss->next)
+        shutdown(ss->fd, SHUT_RDWR);
+    while (s->nsessions > 0)
+        if (pthread_cond_timedwait(&s->idle, &s->mu, &until) == ETIMEDOUT)
+            break;
+    size_t left = s->nsessions;
+    pthread_mutex_unlock(&s->mu);
+    if (left)
+        logf_(s, "stop: %zu session(s) did not finish", left);
+}
+
+/* ---- fork model ---- */
+
+/* The SIGCHLD handler's target: the write end of the running fork server's wake pipe. */
+static volatile sig_atomic_t sigchld_fd = -1;
+
+static void on_sigchld(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    if (sigchld_fd >= 0) {
+        ssize_t n = write(sigchld_fd, "", 1);
+        (void)n;
+    }
+    errno = saved;
+}
+
+/* Reap the children that have exited; never blocks. */
+static void reap(sk_server_t *s)
+{
+    for (size_t i = 0; i < s->nkids;) {
+        pid_t r = waitpid(s->kids[i], NULL, WNOHANG);
+        if (r == s->kids[i] || (r < 0 && errno == ECHILD))
+            s->kids[i] = s->kids[--s->nkids];
+        else
+            i++;
+    }
+}
+
+static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
+{
+    if (s->nkids == s->capkids) {
+        size_t cap = s->capkids ? s->capkids * 2 : 64;
+        pid_t *k = realloc(s->kids, cap * sizeof *k);
+        if (!k) {
+            logf_(s, "fork: %s", sk_strerror(-ENOMEM));
+            sk_close(fd);
+            return;
+        }
+        s->kids = k;
+        s->capkids = cap;
+    }
+    /* Block the stop signals across fork so that the child cannot run the parent's
+     * handler before it has reset them; a pending SIGTERM then ends the child. */
+    sigset_t stopset, old;
+    sigemptyset(&stopset);
+    sigaddset(&stopset, SIGTERM);
+    sigaddset(&stopset, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stopset, &old);
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        for (size_t i = 0; i < s->nl; i++)
+            close(s->lfd[i]);
+        close(s->wake[0]);
+        close(s->wake[1]);
+        sk__serve_blocking(s->o.service, &s->o.conf, fd, peer);
+        close(fd);
+        _exit(0);
+    }
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0)
+        logf_(s, "fork: %s", sk_strerror(-e));
+    else
+        s->kids[s->nkids++] = pid;
+    sk_close(fd);
+}
+
+/* Pass SIGTERM on to every child and reap them all (SIGKILL after the grace period). */
+static void stop_children(sk_server_t *s)
+{
+    for (size_t i = 0; i < s->nkids; i++)
+        kill(s->kids[i], SIGTERM);
+    int64_t deadline = sk__now_ns() + STOP_GRACE_NS;
+    for (;;) {
+        reap(s);
+        if (s->nkids == 0 || sk__wait_fd(s->wake[0], POLLIN, deadline) < 0)
+            break;
+        char buf[64];
+        while (read(s->wake[0], buf, sizeof buf) > 0) {
+        }
+    }
+    for (size_t i = 0; i < s->nkids; i++) {
+        kill(s->kids[i], SIGKILL);
+        waitpid(s->kids[i], NULL, 0);
+    }
+    s->nkids = 0;
+}
+
+/* ---- the accept loop ---- */
+
+static int accept_error_is_transient(int code)
+{
+    /* The connection died in the queue, or a firewall said no: just go on. */
+    return code == -ECONNABORTED || code == -EPROTO || code == -EPERM || code == -EINTR ||
+           code == -ENETDOWN || code == -ENOPROTOOPT || code == -EHOSTDOWN ||
+           code == -ENONET || code == -EHOSTUNREACH || code == -EOPNOTSUPP ||
+           code == -ENETUNREACH;
+}
+
+/* Accept up to ACCEPT_BATCH clients from one listener. Returns -1 to pause accepting. */
+static int accept_some(sk_server_t *s, int lfd)
+{
+    for (int i = 0; i < ACCEPT_BATCH && !s->stopping; i++) {
+        sk_addr_t peer;
+        int fd = sk_accept(lfd, &peer);
+        if (fd == -EAGAIN)
+            return 0;
+        if (fd < 0) {
+            if (accept_error_is_transient(fd))
+                continue;
+            logf_(s, "accept: %s", sk_strerror(fd)); /* EMFILE, ENFILE, ENOBUFS, ENOMEM */
+            return -1;
+        }
+        char as[SK_ADDRSTRLEN];
+        logf_(s, "Connection received on %s", sk_addr_str(&peer, as));
+        switch (s->o.model) {
+        case SK_MODEL_FORK:
+            start_child(s, fd, &peer);
+            break;
+        case SK_MODEL_ITERATIVE:
+            start_thread(s, fd, &peer);
+            return 0; /* one client at a time */
+        default:
+            start_thread(s, fd, &peer);
+            break;
+        }
+    }
+    return 0;
+}
+
+int sk_server_run(sk_server_t *s)
+{
+    if (s->nl == 0)
+        return SK_EBADARG;
+    struct sigaction sa, oldsa;
+    int fork_model = s->o.model == SK_MODEL_FORK;
+    if (fork_model) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigchld;
+        sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+        sigemptyset(&sa.sa_mask);
+        sigchld_fd = s->wake[1];
+        sigaction(SIGCHLD, &sa, &oldsa);
+    }
+
+    struct pollfd pfd[1 + MAX_LISTENERS];
+    int backoff = 0;
+    while (!s->stopping) {
+        size_t n = 0;
+        pfd[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
+        int busy = s->o.model == SK_MODEL_ITERATIVE && session_count(s) > 0;
+        if (!busy && !backoff)
+            for (size_t i = 0; i < s->nl; i++)
+                pfd[n++] = (struct pollfd){.fd = s->lfd[i], .events = POLLIN};
+        int r = poll(pfd, n, backoff ? ACCEPT_BACKOFF_MS : -1);
+        if (r < 0 && errno != EINTR)
+            break;
+        backoff = 0;
+        if (r <= 0)
+            continue;
+        if (pfd[0].revents) {
+            char buf[64];
+            while (read(s->wake[0], buf, sizeof buf) > 0) {
+            }
+            if (fork_model)
+                reap(s);
+        }
+        for (size_t i = 1; i < n && !s->stopping; i++)
+            if (pfd[i].revents && accept_some(s, pfd[i].fd) < 0)
+                backoff = 1;
+    }
+
+    /* Stop: refuse new clients at once, then end every session. */
+    for (size_t i = 0; i < s->nl; i++)
+        sk_close(s->lfd[i]);
+    s->nl = 0;
+    if (fork_model) {
+        stop_children(s);
+        sigaction(SIGCHLD, &oldsa, NULL);
+        sigchld_fd = -1;
+    } else {
+        stop_threads(s);
+    }
+    return 0;
+}

@@ -1,0 +1,517 @@
+/*
+ * sock.c: blocking socket calls with Python's guarantees (sockit/sock.h).
+ *
+ * How timeouts work without a wrapper object: a timeout is stored in the socket (O_NONBLOCK
+ * for 0, SO_RCVTIMEO/SO_SNDTIMEO for > 0), so the fast path is a single plain syscall and
+ * the kernel enforces the timeout. Only when a call is interrupted, would block, or makes
+ * partial progress do we read the socket's mode (struct op) and, for a timed socket, go
+ * on with MSG_DONTWAIT and poll() against a deadline measured from the call's start. A
+ * signal storm therefore cannot stretch a timeout, and sendall / recv_exact honour it for
+ * the whole call.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "sockit/error.h"
+#include "sockit/sock.h"
+
+/* Retries of the whole bind sequence when port 0 must be shared by several addresses. */
+#define SHARED_PORT_TRIES 8
+
+int sk__wait_fd(int fd, short events, int64_t deadline_ns)
+{
+    for (;;) {
+        int ms = -1;
+        if (deadline_ns >= 0) {
+            int64_t left = deadline_ns - sk__now_ns();
+            if (left <= 0)
+                return -ETIMEDOUT;
+            int64_t lms = (left + 999999) / 1000000;
+            ms = lms > INT_MAX ? INT_MAX : (int)lms;
+        }
+        struct pollfd p = {.fd = fd, .events = events};
+        int r = poll(&p, 1, ms);
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -errno;
+        /* Timed out or interrupted: the deadline check above decides. */
+    }
+}
+
+/* One blocking operation in progress: what we know of its socket, learnt lazily. */
+struct op {
+    int fd;
+    int optname;      /* SO_RCVTIMEO or SO_SNDTIMEO: which timeout applies */
+    short events;     /* POLLIN or POLLOUT */
+    int known;        /* mode below has been read */
+    int nonblock;     /* O_NONBLOCK: would-block is -EAGAIN */
+    int dontwait;     /* timed: MSG_DONTWAIT + poll against deadline */
+    int64_t t0;       /* when the call started */
+    int64_t deadline; /* t0 + timeout, or -1 */
+};
+
+static void op_begin(struct op *o, int fd, short events)
+{
+    o->fd = fd;
+    o->events = events;
+    o->optname = events == POLLIN ? SO_RCVTIMEO : SO_SNDTIMEO;
+    o->known = o->nonblock = o->dontwait = 0;
+    o->t0 = sk__now_ns();
+    o->deadline = -1;
+}
+
+/* Read the socket's mode; a timed socket switches to deadline mode. */
+static int op_learn(struct op *o)
+{
+    if (o->known)
+        return 0;
+    int fl = fcntl(o->fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    struct timeval tv = {0, 0};
+    socklen_t len = sizeof tv;
+    if (getsockopt(o->fd, SOL_SOCKET, o->optname, &tv, &len) < 0 && errno != ENOTSOCK)
+        return -errno;
+    o->nonblock = (fl & O_NONBLOCK) != 0;
+    if (!o->nonblock && (tv.tv_sec || tv.tv_usec)) {
+        o->deadline = o->t0 + (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
+        o->dontwait = 1;
+    }
+    o->known = 1;
+    return 0;
+}
+
+/* Flags for the next send/recv. */
+static int op_flags(const struct op *o)
+{
+    return o->dontwait ? MSG_DONTWAIT : 0;
+}
+
+/*
+ * A call failed with errno e: return 0 to retry it, or the code to report. EINTR always
+ * retries (a timed socket goes on against its deadline); would-block is -EAGAIN on a
+ * non-blocking socket, -ETIMEDOUT when the kernel's timeout ran out in a blocking call,
+ * and otherwise a wait for readiness.
+ */
+static int op_retry(struct op *o, int e)
+{
+    if (e == EINTR)
+        return op_learn(o);
+    if (e == EAGAIN || e == EWOULDBLOCK) {
+        int was_dontwait = o->dontwait;
+        int r = op_learn(o);
+        if (r < 0)
+            return r;
+        if (o->nonblock)
+            return -EAGAIN;
+        if (!was_dontwait && o->deadline >= 0)
+            return -ETIMEDOUT;
+        return sk__wait_fd(o->fd, o->events, o->deadline);
+    }
+    return -e;
+}
+
+int sk_socket(int family, int type, int protocol)
+{
+    int fd = socket(family, type | SOCK_CLOEXEC, protocol);
+    return fd < 0 ? -errno : fd;
+}
+
+int sk_socketpair(int type, int fds[2])
+{
+    return socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) < 0 ? -errno : 0;
+}
+
+int sk_close(int fd)
+{
+    if (close(fd) < 0 && errno != EINTR)
+        return -errno;
+    return 0;
+}
+
+int sk_bind(int fd, const sk_addr_t *addr)
+{
+    return bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ? -errno : 0;
+}
+
+int sk_listen(int fd, int backlog)
+{
+    return listen(fd, backlog < 1 ? SOMAXCONN : backlog) < 0 ? -errno : 0;
+}
+
+int sk_accept(int fd, sk_addr_t *peer)
+{
+    struct op o;
+    op_begin(&o, fd, POLLIN);
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+        if (c >= 0) {
+            if (peer)
+                sk_addr_set(peer, (struct sockaddr *)&ss, len);
+            return c;
+        }
+        int r = op_retry(&o, errno);
+        if (r < 0)
+            return r;
+    }
+}
+
+/* connect() on AF_UNIX completes or fails at once (or waits for backlog room, bounded by
+ * SO_SNDTIMEO); nothing is left in progress, so an interrupted call may be repeated. */
+static int connect_unix(int fd, const sk_addr_t *addr)
+{
+    for (;;) {
+        if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN ? -ETIMEDOUT : -errno;
+    }
+}
+
+int sk_connect(int fd, const sk_addr_t *addr)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    if (fl & O_NONBLOCK)
+        return connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ? -errno : 0;
+    if (sk_addr_family(addr) == AF_UNIX)
+        return connect_unix(fd, addr);
+
+    /* Blocking socket: connect non-blocking and wait for the outcome ourselves, so that a
+     * signal cannot leave us retrying an in-progress connect and the timeout is exact. */
+    struct op o;
+    op_begin(&o, fd, POLLOUT);
+    int r = op_learn(&o);
+    if (r < 0)
+        return r;
+    if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    r = connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ? -errno : 0;
+    if (r == -EINPROGRESS || r == -EINTR) {
+        r = sk__wait_fd(fd, POLLOUT, o.deadline);
+        if (r == 0) {
+            int soerr = 0;
+            socklen_t len = sizeof soerr;
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+                soerr = errno;
+            r = -soerr;
+        }
+    }
+    int saved = errno;
+    fcntl(fd, F_SETFL, fl);
+    errno = saved;
+    return r;
+}
+
+ssize_t sk_send(int fd, const void *buf, size_t len)
+{
+    struct op o;
+    op_begin(&o, fd, POLLOUT);
+    for (;;) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | op_flags(&o));
+        if (n >= 0)
+            return n;
+        int r = op_retry(&o, errno);
+        if (r < 0)
+            return r;
+    }
+}
+
+ssize_t sk_sendall(int fd, const void *buf, size_t len, size_t *sent)
+{
+    struct op o;
+    op_begin(&o, fd, POLLOUT);
+    const char *p = buf;
+    size_t done = 0;
+    ssize_t ret = (ssize_t)len;
+    while (done < len) {
+        ssize_t n = send(fd, p + done, len - done, MSG_NOSIGNAL | op_flags(&o));
+        if (n > 0) {
+            done += (size_t)n;
+            /* A short send means a signal, a timeout or a non-blocking socket: find out
+             * which, so that the rest of the call keeps to the original deadline. */
+            if (done < len && (ret = op_learn(&o)) < 0)
+                break;
+            ret = (ssize_t)len;
+            continue;
+        }
+        int r = n == 0 ? -EIO : op_retry(&o, errno);
+        if (r < 0) {
+            ret = r;
+            break;
+        }
+    }
+    if (sent)
+        *sent = done;
+    return ret;
+}
+
+ssize_t sk_recv(int fd, void *buf, size_t len)
+{
+    struct op o;
+    op_begin(&o, fd, POLLIN);
+    for (;;) {
+        ssize_t n = recv(fd, buf, len, op_flags(&o));
+        if (n >= 0)
+            return n;
+        int r = op_retry(&o, errno);
+        if (r < 0)
+            return r;
+    }
+}
+
+ssize_t sk_recv_exact(int fd, void *buf, size_t len, size_t *got)
+{
+    struct op o;
+    op_begin(&o, fd, POLLIN);
+    char *p = buf;
+    size_t done = 0;
+    ssize_t ret = (ssize_t)len;
+    while (done < len) {
+        ssize_t n = recv(fd, p + done, len - done, op_flags(&o));
+        if (n > 0) {
+            done += (size_t)n;
+            if (done < len && (ret = op_learn(&o)) < 0)
+                break;
+            ret = (ssize_t)len;
+            continue;
+        }
+        int r = n == 0 ? SK_EEOF : op_retry(&o, errno);
+        if (r < 0) {
+            ret = r;
+            break;
+        }
+    }
+    if (got)
+        *got = done;
+    return ret;
+}
+
+int sk_shutdown(int fd, int how)
+{
+    return shutdown(fd, how) < 0 ? -errno : 0;
+}
+
+int sk_settimeout(int fd, double seconds)
+{
+    if (isnan(seconds) || seconds > 1e9)
+        return SK_EBADARG;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    struct timeval tv = {0, 0};
+    if (seconds > 0) {
+        tv.tv_sec = (time_t)seconds;
+        tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+        if (tv.tv_sec == 0 && tv.tv_usec == 0)
+            tv.tv_usec = 1; /* below a microsecond: still a timeout, not "forever" */
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+        return -errno;
+    int nfl = seconds == 0 ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+    if (nfl != fl && fcntl(fd, F_SETFL, nfl) < 0)
+        return -errno;
+    return 0;
+}
+
+int sk_gettimeout(int fd, double *seconds)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    if (fl & O_NONBLOCK) {
+        *seconds = 0;
+        return 0;
+    }
+    struct timeval tv;
+    socklen_t len = sizeof tv;
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) < 0)
+        return -errno;
+    *seconds = tv.tv_sec || tv.tv_usec ? (double)tv.tv_sec + (double)tv.tv_usec / 1e6
+                                       : SK_TIMEOUT_NONE;
+    return 0;
+}
+
+int sk_setblocking(int fd, int blocking)
+{
+    return sk_settimeout(fd, blocking ? SK_TIMEOUT_NONE : 0);
+}
+
+int sk_getsockname(int fd, sk_addr_t *addr)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -errno;
+    return sk_addr_set(addr, (struct sockaddr *)&ss, len);
+}
+
+int sk_getpeername(int fd, sk_addr_t *addr)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -errno;
+    return sk_addr_set(addr, (struct sockaddr *)&ss, len);
+}
+
+int sk_setsockopt_int(int fd, int level, int name, int value)
+{
+    return setsockopt(fd, level, name, &value, sizeof value) < 0 ? -errno : 0;
+}
+
+/* Record a failed operation on an address as "OP ADDR: reason". */
+static int op_fail(char *err, const char *op, const sk_addr_t *a, int code)
+{
+    char as[SK_ADDRSTRLEN];
+    sk__set_err(err, "%s %s: %s", op, sk_addr_str(a, as), sk_strerror(code));
+    return code;
+}
+
+int sk_connect_endpoint(const sk_endpoint_t *ep, int socktype, double timeout,
+                        sk_addr_t *peer, char *err)
+{
+    sk_addrlist_t list;
+    int r = sk_resolve(&list, ep, socktype, 0, err);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < list.n; i++) {
+        const sk_resolved_t *ra = &list.v[i];
+        int fd = sk_socket(sk_addr_family(&ra->addr), ra->socktype, ra->protocol);
+        if (fd < 0) {
+            r = op_fail(err, "socket", &ra->addr, fd);
+            continue;
+        }
+        r = sk_settimeout(fd, timeout);
+        if (r == 0)
+            r = sk_connect(fd, &ra->addr);
+        if (r == 0) {
+            if (peer)
+                *peer = ra->addr;
+            sk_addrlist_free(&list);
+            return fd;
+        }
+        op_fail(err, "connect", &ra->addr, r);
+        sk_close(fd);
+    }
+    sk_addrlist_free(&list);
+    return r;
+}
+
+int sk_create_connection(const char *address, double timeout, sk_addr_t *peer, char *err)
+{
+    sk_endpoint_t ep;
+    int r = sk_endpoint_parse(&ep, address, err);
+    if (r < 0)
+        return r;
+    return sk_connect_endpoint(&ep, SOCK_STREAM, timeout, peer, err);
+}
+
+/* An address this host cannot use: skipped while another address of the name works. */
+static int unusable_here(int code)
+{
+    return code == -EAFNOSUPPORT || code == -EADDRNOTAVAIL || code == -EPROTONOSUPPORT;
+}
+
+/* Make one listening (or bound datagram) socket. Returns the fd, or a code with err set. */
+static int listen_one(const sk_resolved_t *ra, const sk_addr_t *a, int backlog, char *err)
+{
+    int family = sk_addr_family(a);
+    int fd = sk_socket(family, ra->socktype, ra->protocol);
+    if (fd < 0)
+        return op_fail(err, "socket", a, fd);
+    int r = 0;
+    if (family != AF_UNIX)
+        r = sk_setsockopt_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (r == 0 && family == AF_INET6)
+        r = sk_setsockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    if (r < 0) {
+        sk_close(fd);
+        return op_fail(err, "setsockopt", a, r);
+    }
+    if ((r = sk_bind(fd, a)) < 0) {
+        sk_close(fd);
+        return op_fail(err, "bind", a, r);
+    }
+    if (ra->socktype == SOCK_STREAM && (r = sk_listen(fd, backlog)) < 0) {
+        sk_close(fd);
+        return op_fail(err, "listen", a, r);
+    }
+    return fd;
+}
+
+int sk_listen_endpoint(const sk_endpoint_t *ep, int socktype, int backlog, int *fds,
+                       size_t maxfds, char *err)
+{
+    sk_addrlist_t list;
+    int r = sk_resolve(&list, ep, socktype, SK_RESOLVE_PASSIVE, err);
+    if (r < 0)
+        return r;
+    size_t n = 0;
+    for (int attempt = 0; attempt < SHARED_PORT_TRIES; attempt++) {
+        int shared_port = ep->port; /* port 0: the first bind picks one for all */
+        int retry = 0, skipped = 0;
+        char skip_err[SK_ERRLEN] = "";
+        r = 0;
+        for (size_t i = 0; i < list.n && r == 0; i++) {
+            sk_addr_t a = list.v[i].addr;
+            if (shared_port)
+                sk_addr_set_port(&a, (uint16_t)shared_port);
+            if (n == maxfds)
+                break;
+            int fd = listen_one(&list.v[i], &a, backlog, err ? err : skip_err);
+            if (fd >= 0) {
+                fds[n++] = fd;
+                sk_addr_t bound;
+                if (!shared_port && sk_getsockname(fd, &bound) == 0 && sk_addr_port(&bound) > 0)
+                    shared_port = sk_addr_port(&bound);
+            } else if (fd == -EADDRINUSE && ep->port == 0 && n > 0) {
+                retry = 1; /* the picked port is taken on another address: pick again */
+                r = fd;
+            } else if (unusable_here(fd)) {
+                skipped = fd;
+                if (err)
+                    memcpy(skip_err, err, SK_ERRLEN);
+            } else {
+                r = fd;
+            }
+        }
+        if (r == 0 && n == 0) {
+            r = skipped ? skipped : SK_ENOADDR;
+            if (err)
+                memcpy(err, skip_err, SK_ERRLEN);
+        }
+        if (r == 0)
+            break;
+        while (n > 0)
+            sk_close(fds[--n]);
+        if (!retry)
+            break;
+    }
+    sk_addrlist_free(&list);
+    return r < 0 ? r : (int)n;
+}
+
+int sk_create_server(const char *address, int backlog, int *fds, size_t maxfds, char *err)
+{
+    sk_endpoint_t ep;
+    int r = sk_endpoint_parse(&ep, address, err);
+    if (r < 0)
+        return r;
+    return sk_listen_endpoint(&ep, SOCK_STREAM, backlog, fds, maxfds, err);
+}
