@@ -118,9 +118,10 @@ static int parse_unix(sk_endpoint_t *ep, const char *rest, const char *text, cha
     if (n == 0)
         return bad(err, SK_EBADADDR, "invalid address", text,
                    ep->abstract ? "empty abstract socket name" : "empty Unix socket path");
-    if (n > SK_UNIXPATHMAX - (size_t)ep->abstract)
+    if (n > SK_UNIXPATHMAX) /* a path needs its NUL; an abstract name its leading NUL */
         return bad(err, SK_EBADADDR, "invalid address", text,
-                   "Unix socket path longer than 107 bytes");
+                   ep->abstract ? "abstract socket name longer than 107 bytes"
+                                : "Unix socket path longer than 107 bytes");
     memcpy(ep->path, rest, n + 1);
     return 0;
 }
@@ -180,6 +181,8 @@ int sk_endpoint_parse(sk_endpoint_t *ep, const char *text, char *err)
         if (close[1] != ':')
             return bad(err, SK_EBADADDR, "invalid address", text, "expected ':' after ']'");
         port = close + 2;
+        if (!*port)
+            return bad(err, SK_EBADADDR, "missing port in", text, NULL);
     } else {
         const char *colon = strchr(text, ':');
         if (!colon) {
@@ -473,7 +476,7 @@ const char *sk_addr_str(const sk_addr_t *a, char buf[SK_ADDRSTRLEN])
 
 int sk_gethostname(char *buf, size_t len)
 {
-    if (len == 0)
+    if (!buf || len == 0)
         return SK_EBADARG;
     if (gethostname(buf, len) < 0)
         return -errno;

@@ -13,17 +13,20 @@
  * most one session, the listeners left unpolled while it runs (clients wait in the
  * backlog, as in the seeds). Fork children are tracked by pid: SIGTERM is passed on to
  * each, and each is reaped with waitpid(pid), never waitpid(-1), so the embedding
- * program's other children are left alone.
+ * program's other children are left alone. Children also ask for SIGTERM when the
+ * server dies (PR_SET_PDEATHSIG), so even a SIGKILLed server leaves no sessions behind.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,7 +60,7 @@ struct sk_server {
     int lfd[MAX_LISTENERS];
     size_t nl;
     int wake[2]; /* non-blocking pipe: [0] polled by run(), [1] written to wake it */
-    volatile sig_atomic_t stopping;
+    atomic_int stopping; /* lock-free: safe from signal handlers and other threads */
 
     pthread_mutex_t mu; /* guards sessions and nsessions */
     pthread_cond_t idle;
@@ -192,11 +195,11 @@ static void *session_main(void *arg)
         ss->next->prev = ss->prev;
     if (--s->nsessions == 0)
         pthread_cond_broadcast(&s->idle);
+    wake(s); /* the iterative model waits for this to accept the next client */
     pthread_mutex_unlock(&s->mu);
-
+    /* From here on the server may be gone: touch only what this thread owns. */
     sk_close(ss->fd);
     free(ss);
-    wake(s); /* the iterative model waits for this to accept the next client */
     return NULL;
 }
 
@@ -270,7 +273,7 @@ static void stop_threads(sk_server_t *s)
 /* ---- fork model ---- */
 
 /* The SIGCHLD handler's target: the write end of the running fork server's wake pipe. */
-static volatile sig_atomic_t sigchld_fd = -1;
+static atomic_int sigchld_fd = -1;
 
 static void on_sigchld(int sig)
 {
@@ -315,8 +318,13 @@ static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
     sigaddset(&stopset, SIGTERM);
     sigaddset(&stopset, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stopset, &old);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        /* A server killed outright (SIGKILL) must not leave its sessions behind. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(0);
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         signal(SIGCHLD, SIG_DFL);
@@ -417,7 +425,7 @@ int sk_server_run(sk_server_t *s)
     }
 
     struct pollfd pfd[1 + MAX_LISTENERS];
-    int backoff = 0;
+    int backoff = 0, ret = 0;
     while (!s->stopping) {
         size_t n = 0;
         pfd[n++] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
@@ -426,8 +434,10 @@ int sk_server_run(sk_server_t *s)
             for (size_t i = 0; i < s->nl; i++)
                 pfd[n++] = (struct pollfd){.fd = s->lfd[i], .events = POLLIN};
         int r = poll(pfd, n, backoff ? ACCEPT_BACKOFF_MS : -1);
-        if (r < 0 && errno != EINTR)
+        if (r < 0 && errno != EINTR) {
+            ret = -errno;
             break;
+        }
         backoff = 0;
         if (r <= 0)
             continue;
@@ -454,5 +464,5 @@ int sk_server_run(sk_server_t *s)
     } else {
         stop_threads(s);
     }
-    return 0;
+    return ret;
 }

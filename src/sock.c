@@ -98,15 +98,20 @@ static int op_flags(const struct op *o)
 }
 
 /*
- * A call failed with errno e: return 0 to retry it, or the code to report. EINTR always
- * retries (a timed socket goes on against its deadline); would-block is -EAGAIN on a
- * non-blocking socket, -ETIMEDOUT when the kernel's timeout ran out in a blocking call,
- * and otherwise a wait for readiness.
+ * A call failed with errno e: return 0 to retry it, or the code to report. EINTR retries;
+ * on a timed socket it first waits for readiness against the deadline, so that a call
+ * without a per-call non-blocking flag (accept) cannot restart the kernel's full timeout.
+ * Would-block is -EAGAIN on a non-blocking socket, -ETIMEDOUT when the kernel's timeout
+ * ran out in a blocking call, and otherwise a wait for readiness.
  */
 static int op_retry(struct op *o, int e)
 {
-    if (e == EINTR)
-        return op_learn(o);
+    if (e == EINTR) {
+        int r = op_learn(o);
+        if (r < 0 || !o->dontwait)
+            return r;
+        return sk__wait_fd(o->fd, o->events, o->deadline);
+    }
     if (e == EAGAIN || e == EWOULDBLOCK) {
         int was_dontwait = o->dontwait;
         int r = op_learn(o);
@@ -149,6 +154,17 @@ int sk_listen(int fd, int backlog)
     return listen(fd, backlog < 1 ? SOMAXCONN : backlog) < 0 ? -errno : 0;
 }
 
+/* Give an accepted socket the promised mode: Linux copies the listener's SO_RCVTIMEO and
+ * SO_SNDTIMEO to it, but sk_accept() returns blocking sockets without a timeout. */
+static int clear_inherited_timeout(int fd)
+{
+    struct timeval tv = {0, 0};
+    socklen_t len = sizeof tv;
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == 0 && !tv.tv_sec && !tv.tv_usec)
+        return 0;
+    return sk_settimeout(fd, SK_TIMEOUT_NONE);
+}
+
 int sk_accept(int fd, sk_addr_t *peer)
 {
     struct op o;
@@ -158,6 +174,11 @@ int sk_accept(int fd, sk_addr_t *peer)
         socklen_t len = sizeof ss;
         int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
         if (c >= 0) {
+            int r = clear_inherited_timeout(c);
+            if (r < 0) {
+                sk_close(c);
+                return r;
+            }
             if (peer)
                 sk_addr_set(peer, (struct sockaddr *)&ss, len);
             return c;
@@ -168,17 +189,49 @@ int sk_accept(int fd, sk_addr_t *peer)
     }
 }
 
-/* connect() on AF_UNIX completes or fails at once (or waits for backlog room, bounded by
- * SO_SNDTIMEO); nothing is left in progress, so an interrupted call may be repeated. */
+/*
+ * connect() on AF_UNIX completes or fails at once, or waits for room in the listener's
+ * backlog, bounded by SO_SNDTIMEO; nothing is left in progress, so an interrupted call may
+ * be repeated. So that repeats cannot stretch the timeout, each one gets only the time
+ * left (SO_SNDTIMEO is set to it, and restored afterwards).
+ */
 static int connect_unix(int fd, const sk_addr_t *addr)
 {
+    struct op o;
+    op_begin(&o, fd, POLLOUT);
+    struct timeval orig = {0, 0};
+    int shortened = 0, r;
     for (;;) {
-        if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) == 0)
-            return 0;
-        if (errno == EINTR)
+        if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) == 0) {
+            r = 0;
+            break;
+        }
+        if (errno != EINTR) {
+            r = errno == EAGAIN ? -ETIMEDOUT : -errno;
+            break;
+        }
+        if ((r = op_learn(&o)) < 0)
+            break;
+        if (o.deadline < 0)
             continue;
-        return errno == EAGAIN ? -ETIMEDOUT : -errno;
+        int64_t left = o.deadline - sk__now_ns();
+        if (left <= 0) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        if (!shortened) {
+            socklen_t len = sizeof orig;
+            getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &orig, &len);
+            shortened = 1;
+        }
+        int64_t us = left / 1000 + 1;
+        struct timeval tv = {.tv_sec = (time_t)(us / 1000000),
+                             .tv_usec = (suseconds_t)(us % 1000000)};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     }
+    if (shortened)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &orig, sizeof orig);
+    return r;
 }
 
 int sk_connect(int fd, const sk_addr_t *addr)

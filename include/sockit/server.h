@@ -2,7 +2,8 @@
  * sockit/server.h: run a service on one or more listeners under a concurrency model.
  *
  * Models (the seeds' three ways to run an accept loop):
- *   SK_MODEL_ITERATIVE  one client at a time, served to completion in the calling thread;
+ *   SK_MODEL_ITERATIVE  one client at a time, served to completion before the next is
+ *                       accepted (on a helper thread, so that a stop never waits for it);
  *   SK_MODEL_THREAD     a thread per connection;
  *   SK_MODEL_FORK       a child process per connection; the parent reaps every child.
  *
@@ -14,7 +15,10 @@
  *
  * While the fork model runs it owns SIGCHLD (its handler is restored when run() returns),
  * and only one fork-model server may run per process. Children reset SIGTERM, SIGINT and
- * SIGCHLD to their defaults.
+ * SIGCHLD to their defaults, get SIGTERM if the server dies, and inherit every fd the
+ * process has open (fork without exec: CLOEXEC does not apply), so an embedding program
+ * with other sockets open should close them in its own atfork handler or avoid this
+ * model.
  *
  * Errors follow sockit/error.h. The log callback (may be NULL) receives one line at a time,
  * without a newline, from the thread that accepts.
@@ -74,8 +78,8 @@ size_t sk_server_listener_count(const sk_server_t *srv);
 int sk_server_listener_addr(const sk_server_t *srv, size_t i, sk_addr_t *addr);
 
 /*
- * Accept and serve until sk_server_stop(). Returns 0 after a stop, or a negative code if
- * the server could not run (no listeners, no memory for its wake-up pipe).
+ * Accept and serve until sk_server_stop(). Returns 0 after a stop, SK_EBADARG when there
+ * is no listener, or -errno if waiting for clients failed (the sessions are ended first).
  */
 int sk_server_run(sk_server_t *srv);
 

@@ -93,7 +93,9 @@ int sk_shutdown(int fd, int how);
  */
 int sk_settimeout(int fd, double seconds);
 
-/* Read back the timeout into *seconds (SK_TIMEOUT_NONE, 0 or > 0). Returns 0 or -errno. */
+/* Read back the timeout into *seconds (SK_TIMEOUT_NONE, 0 or > 0), as the kernel keeps it:
+ * rounded up to its clock tick (4 ms at HZ=250: 0.25 reads back as 0.252).
+ * Returns 0 or -errno. */
 int sk_gettimeout(int fd, double *seconds);
 
 /* Python's setblocking(): 1 is settimeout(None), 0 is settimeout(0). Returns 0 or -errno. */
@@ -109,8 +111,8 @@ int sk_setsockopt_int(int fd, int level, int name, int value);
 /*
  * Python's socket.create_connection(): parse `address` (sockit/addr.h forms), resolve it,
  * and try every address in turn until one connects. The socket is left with `timeout` as
- * its timeout (SK_TIMEOUT_NONE: blocking). *peer (may be NULL) receives the address that
- * answered. Returns the connected fd; on failure the error of the last address tried,
+ * its timeout (SK_TIMEOUT_NONE: blocking; 0 cannot wait for a connection and fails with
+ * -EINPROGRESS, as in Python). *peer (may be NULL) receives the address that answered. Returns the connected fd; on failure the error of the last address tried,
  * with "connect ADDR: reason" (or "resolve HOST: reason") in err.
  */
 int sk_create_connection(const char *address, double timeout, sk_addr_t *peer, char *err);
