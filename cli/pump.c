@@ -3,10 +3,14 @@
  * readwrite). Each direction has a fixed PUMP_BUF buffer: a side is read only while its
  * buffer has room, so a slow consumer slows its producer instead of growing memory.
  *
- * Ends: stdin EOF (once its buffer is flushed) half-closes the socket unless told not to;
- * the peer's EOF ends the pump once what it sent has reached stdout. A reset or a failed
- * write is an error (exit 1); a closed stdout (EPIPE) ends quietly with 1, as a program
- * killed by SIGPIPE would, without the noise.
+ * Ends: stdin EOF (once its buffer is flushed) half-closes the socket unless told not to.
+ * The pump ends when both directions are done: the peer's EOF has reached stdout and
+ * stdin has been sent. A peer's EOF closes only its direction (it may still be reading,
+ * as after nc -N), so stdin keeps flowing, except from a terminal: an interactive user
+ * whose peer has left is done, as with telnet. After the peer's EOF a refused send
+ * (EPIPE, reset) means the peer finished the conversation: exit 0, as nc does. Before it,
+ * a reset or failed write is an error (exit 1); a closed stdout (EPIPE) ends quietly
+ * with 1, as a program killed by SIGPIPE would, without the noise.
  */
 #include <errno.h>
 #include <poll.h>
@@ -74,6 +78,7 @@ int cli_pump(int sock, const struct pump_opts *o)
     static struct pipebuf up, down; /* stdin -> sock, sock -> stdout */
     int stdin_open = 1, sock_rd_open = 1, sock_wr_open = 1;
     int64_t quit_at = -1;
+    int interactive = isatty(0);
     up.head = up.len = down.head = down.len = 0;
 
     for (;;) {
@@ -84,7 +89,7 @@ int cli_pump(int sock, const struct pump_opts *o)
             if (o->quit_after >= 0)
                 quit_at = now_ms() + (int64_t)(o->quit_after * 1000);
         }
-        if (!sock_rd_open && down.len == 0)
+        if (!sock_rd_open && down.len == 0 && !sock_wr_open)
             return 0;
 
         struct pollfd p[3] = {
@@ -120,8 +125,11 @@ int cli_pump(int sock, const struct pump_opts *o)
         if (p[1].revents & (POLLOUT | POLLERR | POLLHUP) && up.len) {
             ssize_t n = drain(&up, sock, 1);
             if (n < 0 && n != -EAGAIN) {
-                if (!sock_rd_open)
-                    return 0; /* the peer is gone both ways: its EOF came first */
+                if (!sock_rd_open && (n == -EPIPE || n == -ECONNRESET)) {
+                    stdin_open = sock_wr_open = 0; /* the peer said goodbye */
+                    up.len = 0;
+                    continue;
+                }
                 cli_error("send %s: %s", o->peer, strerror((int)-n));
                 return 1;
             }
@@ -131,8 +139,10 @@ int cli_pump(int sock, const struct pump_opts *o)
             ssize_t n = fill(&down, sock, 1);
             if (n == 0) {
                 sock_rd_open = 0;
-                stdin_open = 0; /* nothing more to say to a peer that has left */
-                up.len = 0;
+                if (interactive) { /* a person whose peer has left is done */
+                    stdin_open = 0;
+                    up.len = 0;
+                }
             } else if (n < 0 && n != -EAGAIN) {
                 cli_error("recv %s: %s", o->peer, strerror((int)-n));
                 return 1;

@@ -26,6 +26,8 @@ MODELS = ("iterative", "thread", "fork")
 DEFAULT_TIMEOUT = 10.0
 
 _LISTEN_RE = re.compile(r"Listening on (\S+)")
+# The default of Server.stop: inside the class body the name `signal` is the method.
+_SIGTERM = signal.SIGTERM
 
 
 def parse_addr(text):
@@ -117,7 +119,7 @@ class Server:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
-    def stop(self, sig=signal.SIGTERM, timeout=DEFAULT_TIMEOUT):
+    def stop(self, sig=_SIGTERM, timeout=DEFAULT_TIMEOUT):
         """Send sig and wait; return the exit status (negative: killed by a signal)."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
@@ -183,6 +185,170 @@ def recv_exact(sock, n):
     return bytes(buf)
 
 
+# Exit status that ctest reports as "Skipped" (SKIP_RETURN_CODE in tests/CMakeLists.txt).
+SKIP_EXIT = 77
+
+
+def skip_file(reason):
+    """Skip a whole test file visibly: print why and exit so ctest lists it as Skipped."""
+    sys.stderr.write("SKIPPED: %s\n" % reason)
+    sys.exit(SKIP_EXIT)
+
+
 def main():
     """unittest.main() with verbose output, for `python3 test_x.py`."""
     unittest.main(verbosity=2)
+
+
+# ---- additive helpers for the CLI suite (tests/cli) ----
+
+import random as _random
+import struct as _struct
+import threading as _threading
+
+CHARGEN_RING = bytes(range(32, 127))  # the 95 printable characters, RFC 864
+CHARGEN_LINE = 72
+
+
+def each_model(cls):
+    """Class decorator: every method `each_NAME(self, model)` becomes one test per server
+    model, `test_NAME_iterative`, `test_NAME_thread`, `test_NAME_fork`, so a failure names
+    its model."""
+    for name in [n for n in vars(cls) if n.startswith("each_")]:
+        fn = getattr(cls, name)
+
+        def make(fn, model):
+            def test(self):
+                return fn(self, model)
+            test.__name__ = "test_%s_%s" % (fn.__name__[len("each_"):], model)
+            test.__doc__ = " ".join((fn.__doc__ or "").split()) + " [%s]" % model
+            return test
+
+        for model in MODELS:
+            t = make(fn, model)
+            setattr(cls, t.__name__, t)
+        delattr(cls, name)
+    return cls
+
+
+def chargen_expected(nbytes, first_line=0):
+    """The first nbytes of an RFC 864 stream whose first line is line `first_line`:
+    line N is the 72 ring characters starting at ring position N mod 95, then CR LF."""
+    out = bytearray()
+    line = first_line
+    ring2 = CHARGEN_RING * 2
+    while len(out) < nbytes:
+        start = line % len(CHARGEN_RING)
+        out += ring2[start:start + CHARGEN_LINE] + b"\r\n"
+        line += 1
+    return bytes(out[:nbytes])
+
+
+def random_bytes(n, seed=None):
+    """n pseudo-random bytes (NULs included), reproducible with a seed."""
+    rng = _random.Random(seed)
+    return rng.getrandbits(8 * n).to_bytes(n, "little") if n else b""
+
+
+def reset_close(sock):
+    """Close with SO_LINGER {1, 0}: the peer gets a RST instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def exchange(sock, payload, shut_wr=True, limit=None):
+    """Send payload from a helper thread while reading on this one (so neither side can
+    block the other), optionally shut the write side down after the last byte, and read
+    until EOF (or until `limit` bytes). Returns the bytes read; a sender error is
+    re-raised here. Bounded by the socket's timeout."""
+    err = []
+
+    def sender():
+        try:
+            sock.sendall(payload)
+            if shut_wr:
+                sock.shutdown(socket.SHUT_WR)
+        except OSError as e:  # reported below, after the reader has finished
+            err.append(e)
+
+    t = _threading.Thread(target=sender, daemon=True)
+    t.start()
+    try:
+        if limit is None:
+            data = recv_until_eof(sock)
+        else:
+            data = recv_exact(sock, limit)
+    finally:
+        t.join(sock.gettimeout() or DEFAULT_TIMEOUT)
+    if t.is_alive():
+        raise AssertionError("sender still blocked after the reader finished")
+    if err:
+        raise err[0]
+    return data
+
+
+def wait_until(pred, timeout=DEFAULT_TIMEOUT, interval=0.02):
+    """Poll pred() until it returns a true value or the deadline passes; returns the last
+    value. Only for states with no readiness signal (process states in /proc)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def child_pids(pid):
+    """Pids of the live (or zombie) children of process `pid`, from
+    /proc/PID/task/*/children; [] if the process is gone."""
+    kids = []
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return kids
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def proc_stat(pid):
+    """(state, ppid, starttime) of a process from /proc/PID/stat, or None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            text = f.read()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return fields[0], int(fields[1]), int(fields[19])
+
+
+def first_difference(got, want):
+    """Offset of the first byte where got and want differ (the shorter length if one is a
+    prefix of the other), or None if they are equal."""
+    if got == want:
+        return None
+    n = min(len(got), len(want))
+    lo = 0
+    step = 1 << 16
+    while lo < n and got[lo:lo + step] == want[lo:lo + step]:
+        lo += step
+    for i in range(lo, min(n, lo + step)):
+        if got[i] != want[i]:
+            return i
+    return n
+
+
+class Case(unittest.TestCase):
+    """TestCase with a byte comparison that reports lengths and the first difference
+    instead of dumping megabytes."""
+
+    def assertSameBytes(self, got, want, what="data"):
+        i = first_difference(got, want)
+        if i is not None:
+            self.fail("%s differs: got %d bytes, want %d; first difference at offset %d: "
+                      "got %r, want %r" % (what, len(got), len(want), i,
+                                           bytes(got[i:i + 24]), bytes(want[i:i + 24])))
