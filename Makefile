@@ -36,6 +36,7 @@ run: build
 	$(BUILD_DIR)/sockit serve echo -l localhost:5000 -v
 
 test: build
+	@command -v nc >/dev/null 2>&1 || echo "make test: nc not found: the nc interop tests will be skipped (apt-get install netcat-openbsd)"
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS)
 
 format:
