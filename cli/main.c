@@ -1,4 +1,6 @@
 /* main.c: sockit's entry point: the subcommand table, --help and --version. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,7 +30,7 @@ const struct cli_cmd *cli_find(const char *name)
 static void help(void)
 {
     printf("Usage: sockit COMMAND [OPTIONS] [ARGS]\n\n"
-           "sockit %s: a socket toolkit. Classic servers under four concurrency models,\n"
+           "sockit %s: a socket toolkit. Classic servers under three concurrency models,\n"
            "a netcat-style client, and name lookups.\n\nCommands:\n",
            SK_VERSION);
     for (const struct cli_cmd *c = cli_cmds; c->name; c++)
@@ -43,8 +45,25 @@ static void help(void)
            "Run 'sockit COMMAND --help' for a command's options.\n");
 }
 
+/*
+ * Started with stdin, stdout or stderr closed, the first socket would take that number and
+ * our output would go into it. Put /dev/null there instead: a closed stdin reads as EOF,
+ * a closed stdout or stderr swallows what is written.
+ */
+static void sanitize_stdio(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int n = open("/dev/null", O_RDWR); /* the lowest free number: fd itself */
+        if (n >= 0 && n != fd)
+            close(n);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    sanitize_stdio();
     /* A closed stdout or socket must be an error we report, not a silent death. */
     signal(SIGPIPE, SIG_IGN);
     if (argc < 2)

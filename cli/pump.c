@@ -6,11 +6,13 @@
  * Ends: stdin EOF (once its buffer is flushed) half-closes the socket unless told not to.
  * The pump ends when both directions are done: the peer's EOF has reached stdout and
  * stdin has been sent. A peer's EOF closes only its direction (it may still be reading,
- * as after nc -N), so stdin keeps flowing, except from a terminal: an interactive user
- * whose peer has left is done, as with telnet. After the peer's EOF a refused send
- * (EPIPE, reset) means the peer finished the conversation: exit 0, as nc does. Before it,
- * a reset or failed write is an error (exit 1); a closed stdout (EPIPE) ends quietly
- * with 1, as a program killed by SIGPIPE would, without the noise.
+ * as after nc -N), so stdin keeps flowing after it, but no longer than stdin keeps
+ * producing: PEER_GONE_IDLE_MS without input then ends the pump (socat's -t, where nc
+ * would wait for stdin EOF forever). From a terminal it ends at once, as telnet does.
+ * After the peer's EOF a refused send (EPIPE, reset) means the peer finished the
+ * conversation: exit 0. Before it, a reset or failed write is an error (exit 1); a closed
+ * stdout (EPIPE) ends quietly with 1, as a program killed by SIGPIPE would, without the
+ * noise.
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,6 +26,8 @@
 #include "sockit.h"
 
 #define PUMP_BUF 65536
+/* After the peer's EOF: how long stdin may stay silent before we stop waiting for it. */
+#define PEER_GONE_IDLE_MS 1000
 
 struct pipebuf {
     size_t head, len;
@@ -77,7 +81,7 @@ int cli_pump(int sock, const struct pump_opts *o)
 {
     static struct pipebuf up, down; /* stdin -> sock, sock -> stdout */
     int stdin_open = 1, sock_rd_open = 1, sock_wr_open = 1;
-    int64_t quit_at = -1;
+    int64_t quit_at = -1, idle_at = -1; /* -q deadline; stdin-silence deadline */
     int interactive = isatty(0);
     up.head = up.len = down.head = down.len = 0;
 
@@ -92,15 +96,19 @@ int cli_pump(int sock, const struct pump_opts *o)
         if (!sock_rd_open && down.len == 0 && !sock_wr_open)
             return 0;
 
+        /* An fd with nothing wanted from it is left out (-1): poll() reports POLLHUP and
+         * POLLERR even for events 0, and a dead socket would spin the loop. */
+        short sock_events = (short)((sock_rd_open && down.len < PUMP_BUF ? POLLIN : 0) |
+                                    (up.len ? POLLOUT : 0));
         struct pollfd p[3] = {
             {.fd = stdin_open && up.len < PUMP_BUF ? 0 : -1, .events = POLLIN},
-            {.fd = sock, .events = (short)((sock_rd_open && down.len < PUMP_BUF ? POLLIN : 0) |
-                                           (up.len ? POLLOUT : 0))},
+            {.fd = sock_events ? sock : -1, .events = sock_events},
             {.fd = down.len ? 1 : -1, .events = POLLOUT},
         };
         int timeout = -1;
-        if (quit_at >= 0) {
-            int64_t left = quit_at - now_ms();
+        int64_t until = quit_at >= 0 && (idle_at < 0 || quit_at < idle_at) ? quit_at : idle_at;
+        if (until >= 0) {
+            int64_t left = until - now_ms();
             if (left <= 0)
                 return 0;
             timeout = (int)left;
@@ -115,6 +123,8 @@ int cli_pump(int sock, const struct pump_opts *o)
 
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
             ssize_t n = p[0].revents & POLLNVAL ? 0 : fill(&up, 0, 0);
+            if (n > 0 && idle_at >= 0)
+                idle_at = now_ms() + PEER_GONE_IDLE_MS;
             if (n == 0)
                 stdin_open = 0;
             else if (n < 0 && n != -EAGAIN) {
@@ -142,6 +152,8 @@ int cli_pump(int sock, const struct pump_opts *o)
                 if (interactive) { /* a person whose peer has left is done */
                     stdin_open = 0;
                     up.len = 0;
+                } else {
+                    idle_at = now_ms() + PEER_GONE_IDLE_MS;
                 }
             } else if (n < 0 && n != -EAGAIN) {
                 cli_error("recv %s: %s", o->peer, strerror((int)-n));

@@ -84,6 +84,8 @@ int cmd_resolve(int argc, char **argv)
         return cli_usage("resolve", "unexpected argument '%s'", argv[optind + 2]);
     const char *service = nargs == 2 ? argv[optind + 1] : NULL;
 
+    /* Validate first for a precise message; then ask getaddrinfo with the service as
+     * given, so a name like "http" keeps its meaning (stream only). */
     sk_endpoint_t ep;
     char err[SK_ERRLEN];
     int r = sk_endpoint_from_hostport(&ep, argv[optind], service ? service : "0", err);
@@ -92,7 +94,7 @@ int cmd_resolve(int argc, char **argv)
         return EXIT_USAGE;
     }
     sk_addrlist_t list;
-    r = sk_resolve(&list, &ep, 0, 0, err);
+    r = sk_getaddrinfo(&list, ep.host, service, only, 0, 0, err);
     if (r < 0) {
         cli_error("%s", err);
         return 1;
@@ -101,8 +103,6 @@ int cmd_resolve(int argc, char **argv)
     for (size_t i = 0; i < list.n; i++) {
         const sk_resolved_t *ra = &list.v[i];
         int fam = sk_addr_family(&ra->addr);
-        if (only != AF_UNSPEC && fam != only)
-            continue;
         char as[SK_ADDRSTRLEN];
         if (service)
             sk_addr_format(&ra->addr, as, sizeof as);
@@ -112,20 +112,19 @@ int cmd_resolve(int argc, char **argv)
         shown++;
     }
     sk_addrlist_free(&list);
-    if (shown == 0) {
-        cli_error("resolve %s: no %s address", argv[optind], only == AF_INET ? "IPv4" : "IPv6");
-        return 1;
-    }
-    return 0;
+    return shown ? 0 : 1;
 }
 
 int cmd_hostname(int argc, char **argv)
 {
     if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         printf("Usage: sockit hostname\n\n"
-               "Print this host's name (gethostname, as Python's socket.gethostname()) on\n"
-               "the first line and its fully qualified name (as socket.getfqdn()) on the\n"
-               "second.\n");
+               "Print this host's name (gethostname(2), as Python's socket.gethostname())\n"
+               "on the first line and its fully qualified name on the second: the\n"
+               "resolver's canonical name for it, as `hostname -f` prints, or a reverse\n"
+               "name with a dot in it, or the host name itself. (Python's getfqdn() looks\n"
+               "only at the reverse name, and answers 'localhost' for a host name that\n"
+               "/etc/hosts maps to 127.0.0.1.)\n");
         return 0;
     }
     if (argc > 1) {

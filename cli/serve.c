@@ -33,15 +33,19 @@ static void log_stderr(void *ctx, const char *line)
 static void serve_help(void)
 {
     printf("Usage: sockit serve SERVICE [OPTIONS]\n\n"
-           "Run SERVICE until SIGTERM or SIGINT (Ctrl-C), then exit 0. A second signal\n"
-           "exits at once with status 1.\n\nServices:\n");
+           "Run SERVICE until SIGTERM or SIGINT (Ctrl-C), then exit 0: listeners close at\n"
+           "once and open sessions are ended. A second signal exits at once with status 1.\n"
+           "chargen keeps streaming after the client's EOF (RFC 864) until it closes.\n"
+           "\nServices:\n");
     for (const sk_service_t *const *s = sk_services(); *s; s++)
         printf("  %-9s %s\n", (*s)->name, (*s)->summary);
     printf("\nOptions:\n"
            "  -l, --listen ADDR   listen on ADDR; repeatable (default localhost:5000,\n"
            "                      which is 127.0.0.1 and ::1); :PORT is every interface\n"
-           "  -m, --model MODEL   iterative: one client at a time; thread: a thread per\n"
-           "                      client (default); fork: a process per client\n"
+           "  -m, --model MODEL   iterative: one client at a time (the others wait in\n"
+           "                      the backlog, so one idle client holds them all up);\n"
+           "                      thread: a thread per client (default); fork: a\n"
+           "                      process per client\n"
            "  -b, --backlog N     listen(2) backlog, 1-65535 (default SOMAXCONN)\n"
            "      --message TEXT  greet: the bytes to send (default \"%s\")\n"
            "  -v, --verbose       log 'Listening on ADDR' per listener (with the real port\n"
@@ -127,11 +131,23 @@ int cmd_serve(int argc, char **argv)
         cli_error("serve: %s", sk_strerror(r));
         return 1;
     }
+    /* Handlers go in before the first listener exists: a signal sent as soon as
+     * "Listening on" appears must stop the server cleanly, not kill it. */
+    running = srv;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
     for (size_t i = 0; i < nlisten; i++) {
         char err[SK_ERRLEN];
         r = sk_server_listen(srv, listen[i], err);
         if (r < 0) {
             cli_error("%s", err);
+            running = NULL;
             sk_server_free(srv);
             return r == SK_EBADADDR || r == SK_EBADPORT ? EXIT_USAGE : 1;
         }
@@ -144,15 +160,6 @@ int cmd_serve(int argc, char **argv)
                 fprintf(stderr, "Listening on %s\n", sk_addr_str(&a, as));
         }
     }
-
-    running = srv;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
 
     r = sk_server_run(srv);
     running = NULL;

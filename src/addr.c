@@ -194,8 +194,8 @@ int sk_endpoint_parse(sk_endpoint_t *ep, const char *text, char *err)
                 ep->port = p;
                 return 0;
             }
-            if (isdigit((unsigned char)text[0]))
-                return sk_port_parse(text, &p, err);
+            if (strspn(text, "0123456789") == strlen(text))
+                return sk_port_parse(text, &p, err); /* "99999": a port, out of range */
             return bad(err, SK_EBADADDR, "missing port in", text, "expected HOST:PORT");
         }
         if (strchr(colon + 1, ':'))
@@ -276,37 +276,30 @@ static int gai_fail(int gai, const char *host, char *err)
     return code;
 }
 
-int sk_resolve(sk_addrlist_t *out, const sk_endpoint_t *ep, int socktype, int flags,
-               char *err)
+int sk_getaddrinfo(sk_addrlist_t *out, const char *host, const char *service, int family,
+                   int socktype, int flags, char *err)
 {
     out->n = 0;
     out->v = NULL;
-    if (ep->family == AF_UNIX) {
-        out->v = calloc(1, sizeof *out->v);
-        if (!out->v)
-            return -ENOMEM;
-        unix_addr(&out->v[0].addr, ep);
-        out->v[0].socktype = socktype ? socktype : SOCK_STREAM;
-        out->n = 1;
-        return 1;
-    }
-    if (ep->host[0] && is_invalid_tld(ep->host))
-        return gai_fail(EAI_NONAME, ep->host, err);
+    if (!host)
+        host = "";
+    if (host[0] && is_invalid_tld(host))
+        return gai_fail(EAI_NONAME, host, err);
 
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
-    hints.ai_family = ep->family == AF_INET6 ? AF_INET6 : AF_UNSPEC;
+    hints.ai_family = family;
     hints.ai_socktype = socktype;
-    hints.ai_flags = AI_NUMERICSERV;
     if (flags & SK_RESOLVE_PASSIVE)
         hints.ai_flags |= AI_PASSIVE;
     if (flags & SK_RESOLVE_NUMERIC)
         hints.ai_flags |= AI_NUMERICHOST;
-    char port[8];
-    snprintf(port, sizeof port, "%u", ep->port);
-    int gai = getaddrinfo(ep->host[0] ? ep->host : NULL, port, &hints, &res);
+    if (service && service[0] && strspn(service, "0123456789") == strlen(service))
+        hints.ai_flags |= AI_NUMERICSERV;
+    int gai = getaddrinfo(host[0] ? host : NULL, service && service[0] ? service : NULL, &hints,
+                          &res);
     if (gai != 0)
-        return gai_fail(gai, ep->host, err);
+        return gai_fail(gai, host, err);
 
     size_t cap = 0;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
@@ -336,10 +329,30 @@ int sk_resolve(sk_addrlist_t *out, const sk_endpoint_t *ep, int socktype, int fl
     if (out->n == 0) {
         sk_addrlist_free(out);
         char q[QUOTE_MAX + 4];
-        sk__set_err(err, "resolve %s: %s", quote(ep->host, q), sk_strerror(SK_ENOADDR));
+        sk__set_err(err, "resolve %s: %s", quote(host, q), sk_strerror(SK_ENOADDR));
         return SK_ENOADDR;
     }
     return (int)out->n;
+}
+
+int sk_resolve(sk_addrlist_t *out, const sk_endpoint_t *ep, int socktype, int flags,
+               char *err)
+{
+    out->n = 0;
+    out->v = NULL;
+    if (ep->family == AF_UNIX) {
+        out->v = calloc(1, sizeof *out->v);
+        if (!out->v)
+            return -ENOMEM;
+        unix_addr(&out->v[0].addr, ep);
+        out->v[0].socktype = socktype ? socktype : SOCK_STREAM;
+        out->n = 1;
+        return 1;
+    }
+    char port[8];
+    snprintf(port, sizeof port, "%u", ep->port);
+    return sk_getaddrinfo(out, ep->host, port, ep->family == AF_INET6 ? AF_INET6 : AF_UNSPEC,
+                          socktype, flags, err);
 }
 
 void sk_addrlist_free(sk_addrlist_t *list)

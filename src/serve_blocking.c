@@ -53,10 +53,12 @@ static void linger_close(int fd)
     }
 }
 
-/* Wait for input or, for services that produce output, room to write. */
-static int wait_io(const sk_service_t *svc, int fd, int *readable, int *writable)
+/* Wait for input (until the peer's EOF) or, for services that produce output, room to
+ * write. */
+static int wait_io(const sk_service_t *svc, int fd, int input_open, int *readable,
+                   int *writable)
 {
-    struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT};
+    struct pollfd p = {.fd = fd, .events = (short)((input_open ? POLLIN : 0) | POLLOUT)};
     for (;;) {
         int n = poll(&p, 1, -1);
         if (n > 0)
@@ -64,8 +66,11 @@ static int wait_io(const sk_service_t *svc, int fd, int *readable, int *writable
         if (n < 0 && errno != EINTR)
             return -errno;
     }
-    *readable = (p.revents & (POLLIN | POLLERR | POLLHUP)) != 0;
-    *writable = svc->on_writable && (p.revents & POLLOUT) && !(p.revents & POLLERR);
+    /* Errors and hang-ups go to whichever call will report them: the next recv while
+     * input is open, else the next write (which then fails and ends the session). */
+    short fail = p.revents & (POLLERR | POLLHUP | POLLNVAL);
+    *readable = input_open && ((p.revents & POLLIN) || fail);
+    *writable = svc->on_writable && ((p.revents & POLLOUT) || fail);
     return 0;
 }
 
@@ -77,17 +82,21 @@ void sk__serve_blocking(const sk_service_t *svc, const sk_service_conf_t *conf, 
     if (!s)
         return;
     char buf[RECV_CHUNK];
-    int peer_done = 0;
+    int peer_done = 0, input_open = 1;
     int r = svc->on_open ? svc->on_open(s) : 0;
     while (r == 0 && !c.broken && !sk_session_closing(s)) {
         int readable = 1, writable = 0;
-        if (svc->on_writable && (r = wait_io(svc, fd, &readable, &writable)) < 0)
+        if (svc->on_writable && (r = wait_io(svc, fd, input_open, &readable, &writable)) < 0)
             break;
         if (writable && (r = svc->on_writable(s)) < 0)
             break;
         if (!readable)
             continue;
         ssize_t n = sk_recv(fd, buf, sizeof buf);
+        if (n == 0 && svc->on_writable) {
+            input_open = 0; /* a FIN closes one direction: chargen streams on (RFC 864) */
+            continue;
+        }
         if (n <= 0) {
             peer_done = 1; /* end of stream, or reset: nothing more to say */
             break;

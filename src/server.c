@@ -15,6 +15,7 @@
  * each, and each is reaped with waitpid(pid), never waitpid(-1), so the embedding
  * program's other children are left alone. Children also ask for SIGTERM when the
  * server dies (PR_SET_PDEATHSIG), so even a SIGKILLed server leaves no sessions behind.
+ * Unix socket files a server creates are removed by sk_server_free(), if still its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +61,12 @@ struct sk_server {
     sk_server_opts_t o;
     int lfd[MAX_LISTENERS];
     size_t nl;
+    struct unix_file { /* Unix socket files this server created, removed by free() */
+        char path[SK_UNIXPATHMAX + 1];
+        dev_t dev;
+        ino_t ino;
+    } files[MAX_LISTENERS];
+    size_t nfiles;
     int wake[2]; /* non-blocking pipe: [0] polled by run(), [1] written to wake it */
     atomic_int stopping; /* lock-free: safe from signal handlers and other threads */
 
@@ -131,6 +139,22 @@ int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts)
     return 0;
 }
 
+/* Note the file behind a Unix listener, so that free() removes it, and only it. */
+static void remember_unix_file(sk_server_t *s, int fd)
+{
+    sk_addr_t a;
+    struct stat st;
+    char path[SK_ADDRSTRLEN];
+    if (sk_getsockname(fd, &a) < 0 || sk_addr_family(&a) != AF_UNIX ||
+        sk_addr_host(&a, path, sizeof path) <= 0 || path[0] == '@' ||
+        strlen(path) > SK_UNIXPATHMAX || stat(path, &st) < 0)
+        return;
+    struct unix_file *f = &s->files[s->nfiles++];
+    memcpy(f->path, path, strlen(path) + 1);
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+}
+
 int sk_server_listen(sk_server_t *s, const char *address, char *err)
 {
     int fds[SK_LISTEN_MAX];
@@ -142,6 +166,7 @@ int sk_server_listen(sk_server_t *s, const char *address, char *err)
     for (int i = 0; i < n; i++) {
         sk_settimeout(fds[i], 0); /* polled: accept must never block */
         s->lfd[s->nl++] = fds[i];
+        remember_unix_file(s, fds[i]);
     }
     return n;
 }
@@ -170,6 +195,12 @@ void sk_server_free(sk_server_t *s)
         return;
     for (size_t i = 0; i < s->nl; i++)
         sk_close(s->lfd[i]);
+    for (size_t i = 0; i < s->nfiles; i++) {
+        struct stat st; /* remove the file only if it is still the one we made */
+        if (stat(s->files[i].path, &st) == 0 && st.st_dev == s->files[i].dev &&
+            st.st_ino == s->files[i].ino)
+            unlink(s->files[i].path);
+    }
     sk_close(s->wake[0]);
     sk_close(s->wake[1]);
     pthread_mutex_destroy(&s->mu);
@@ -393,6 +424,8 @@ static int accept_some(sk_server_t *s, int lfd)
             return -1;
         }
         char as[SK_ADDRSTRLEN];
+        if (sk_addr_family(&peer) == AF_UNIX && sk_addr_host(&peer, as, sizeof as) == 0)
+            sk_getsockname(lfd, &peer); /* an unnamed client: name the socket it came to */
         logf_(s, "Connection received on %s", sk_addr_str(&peer, as));
         switch (s->o.model) {
         case SK_MODEL_FORK:

@@ -17,7 +17,9 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -481,6 +483,25 @@ static int unusable_here(int code)
     return code == -EAFNOSUPPORT || code == -EADDRNOTAVAIL || code == -EPROTONOSUPPORT;
 }
 
+/*
+ * A Unix socket path that bind() found taken: replace it if it is a socket nobody listens
+ * on any more (a server that died without cleaning up). Never touches a file that is not a
+ * socket, nor one that accepts connections. Returns 1 if removed.
+ */
+static int remove_stale_unix(const sk_addr_t *a, int socktype)
+{
+    const struct sockaddr_un *un = (const struct sockaddr_un *)&a->ss;
+    struct stat st;
+    if (un->sun_path[0] == '\0' || lstat(un->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    int probe = sk_socket(AF_UNIX, socktype, 0);
+    if (probe < 0)
+        return 0;
+    int r = connect(probe, (const struct sockaddr *)&a->ss, a->len) < 0 ? errno : 0;
+    sk_close(probe);
+    return r == ECONNREFUSED && unlink(un->sun_path) == 0;
+}
+
 /* Make one listening (or bound datagram) socket. Returns the fd, or a code with err set. */
 static int listen_one(const sk_resolved_t *ra, const sk_addr_t *a, int backlog, char *err)
 {
@@ -497,7 +518,10 @@ static int listen_one(const sk_resolved_t *ra, const sk_addr_t *a, int backlog, 
         sk_close(fd);
         return op_fail(err, "setsockopt", a, r);
     }
-    if ((r = sk_bind(fd, a)) < 0) {
+    r = sk_bind(fd, a);
+    if (r == -EADDRINUSE && family == AF_UNIX && remove_stale_unix(a, ra->socktype))
+        r = sk_bind(fd, a);
+    if (r < 0) {
         sk_close(fd);
         return op_fail(err, "bind", a, r);
     }

@@ -108,6 +108,16 @@ int sk_port_parse(const char *text, uint16_t *port, char *err);
 int sk_resolve(sk_addrlist_t *out, const sk_endpoint_t *ep, int socktype, int flags,
                char *err);
 
+/*
+ * getaddrinfo() itself, for a host and a service given as text, as `sockit resolve` shows
+ * it: host NULL or "" means this host (or every interface with SK_RESOLVE_PASSIVE);
+ * service NULL means no port; a service name keeps its meaning, so "http" yields only the
+ * socket types /etc/services lists it for. family is AF_UNSPEC, AF_INET or AF_INET6;
+ * socktype 0 asks for every type. Returns like sk_resolve().
+ */
+int sk_getaddrinfo(sk_addrlist_t *out, const char *host, const char *service, int family,
+                   int socktype, int flags, char *err);
+
 /* Free a list filled by sk_resolve(); safe on an empty or already freed list. */
 void sk_addrlist_free(sk_addrlist_t *list);
 
@@ -144,9 +154,11 @@ int sk_addr_equal(const sk_addr_t *a, const sk_addr_t *b);
 int sk_gethostname(char *buf, size_t len);
 
 /*
- * The fully qualified name of `name` (NULL or "" means this host), as Python's
- * socket.getfqdn(): the canonical name from the resolver, or `name` itself when nothing
- * better is known. Returns its length; never fails for lack of DNS.
+ * The fully qualified name of `name` (NULL or "" means this host), as `hostname -f` finds
+ * it: the resolver's canonical name if it has a dot, else the first reverse name of its
+ * addresses that has one, else the canonical name or `name` itself. (Python's getfqdn()
+ * looks only at reverse names, so it answers "localhost" for a name /etc/hosts maps to
+ * 127.0.0.1.) Returns its length; never fails for lack of DNS.
  */
 int sk_getfqdn(const char *name, char *buf, size_t len);
 

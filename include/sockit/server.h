@@ -86,7 +86,8 @@ int sk_server_run(sk_server_t *srv);
 /* Ask run() to stop. Async-signal-safe; may be called before run() starts. */
 void sk_server_stop(sk_server_t *srv);
 
-/* Close the listeners and free the server. The server must not be running. */
+/* Close the listeners, remove the Unix socket files they created (if the files are still
+ * theirs) and free the server. The server must not be running. */
 void sk_server_free(sk_server_t *srv);
 
 #ifdef __cplusplus

@@ -6,8 +6,11 @@
  *
  *   on_open(s)             once, after the connection is accepted;
  *   on_data(s, p, n)       for every chunk of bytes received (chunk sizes are arbitrary);
+ *                          the peer's EOF ends a session without on_writable;
  *   on_writable(s)         (optional) whenever the session can take more output, for
- *                          services that produce output on their own, like chargen;
+ *                          services that produce output on their own, like chargen; such
+ *                          a session outlives the peer's EOF (a FIN closes only its
+ *                          direction) and ends when the peer closes or resets;
  *   on_close(s)            once, last, whatever the reason (peer closed, error, stop).
  *
  * on_open, on_data and on_writable return 0 to go on, or a negative code to drop the

@@ -128,7 +128,10 @@ int sk_connect_endpoint(const sk_endpoint_t *ep, int socktype, double timeout,
  * listen(backlog) (backlog < 1: SOMAXCONN). Port 0 picks one free port shared by every
  * address. At most maxfds addresses are bound, the first in resolver order (maxfds 1 is
  * Python's one-socket create_server). An address this host cannot use (no IPv6, an
- * address that is not local) is skipped when another address succeeded.
+ * address that is not local) is skipped when another address succeeded. A Unix socket
+ * file left by a dead server (a socket that refuses connections) is replaced; any other
+ * file at the path, or a live listener, is "Address already in use". Removing the file
+ * when done is the caller's job (sk_server does it).
  * Returns the number of fds stored in fds[0..maxfds-1], or a negative code with
  * "bind ADDR: reason" (or listen/socket/resolve) in err; on failure nothing stays open.
  */
