@@ -143,9 +143,34 @@ class ConnectTests(Case):
                 got += chunk
         return got
 
+    def test_peer_closes_first_idle_stdin(self):
+        """the peer (greet) closes while stdin, an open pipe, sends nothing: sockit prints
+        the greeting and exits 0 about a second later without stdin ending (socat's -t;
+        nc would wait for stdin forever)"""
+        with serve("greet") as srv:
+            proc = subprocess.Popen([SOCKIT, "connect", "127.0.0.1", str(srv.port)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            try:
+                greeting = b"Thank you for connecting"
+                self.assertEqual(self.read_stdout(proc, len(greeting)), greeting)
+                t0 = time.monotonic()
+                rc = proc.wait(TIMEOUT)  # stdin stays open throughout
+                waited = time.monotonic() - t0
+                out, err = proc.stdout.read(), proc.stderr.read()
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(5)
+                for f in (proc.stdin, proc.stdout, proc.stderr):
+                    f.close()
+            self.assertEqual((rc, out, err), (0, b"", b""))
+            self.assertGreater(waited, 0.5, "exited before stdin had a chance to speak")
+            self.assertEqual(srv.stop(), 0)
+
     def test_peer_closes_first_pipe(self):
         """the peer (greet) closes while stdin, a pipe, is still open: its bytes reach
-        stdout at once, and sockit exits 0 once stdin ends too (as nc does)"""
+        stdout at once, and sockit exits 0 once stdin ends too"""
         with serve("greet") as srv:
             proc = subprocess.Popen([SOCKIT, "connect", "127.0.0.1", str(srv.port)],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -47,6 +47,12 @@ class UsageTests(Case):
                     self.assertUsage(p, "sockit: unknown option '%s'" % opt)
                     self.assertIn("Usage: sockit %s" % cmd, p.stderr.decode())
 
+    def test_host_without_port(self):
+        """connect 127.0.0.1 (port forgotten): exit 2, 'missing port', not 'invalid port'"""
+        p = sockit("connect", "127.0.0.1")
+        self.assertEqual((p.returncode, p.stdout), (2, b""))
+        self.assertEqual(p.stderr, b"sockit: missing port in '127.0.0.1': expected HOST:PORT\n")
+
     def test_unknown_service(self):
         """sockit serve bogus: exit 2, 'unknown service', the serve usage"""
         self.assertUsage(sockit("serve", "bogus"), "sockit: unknown service 'bogus'")

@@ -104,6 +104,41 @@ class ListenTests(Case):
                                  (0, b"via connect\n", b""))
                 self.assertEqual(srv.stop(), 0)
 
+    def test_unix_socket_file_lifecycle(self):
+        """a Unix listener logs clients by its path, removes its socket file on exit,
+        replaces a stale socket file (nobody listening), and refuses a live listener's
+        path or a regular file with 'Address already in use', leaving both alone"""
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "s.sock")
+            argv = [SOCKIT, "serve", "echo", "-l", "unix:" + path, "-v"]
+            # A stale socket file: bound by a process that is gone, nobody listening.
+            stale = socket.socket(socket.AF_UNIX)
+            stale.bind(path)
+            stale.close()
+            self.assertTrue(os.path.exists(path))
+            with UnixServer(argv) as srv:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.settimeout(sktest.DEFAULT_TIMEOUT)
+                    s.connect(path)
+                    self.assertEqual(exchange(s, b"x"), b"x")
+                srv.wait_log(r"^Connection received on unix:" + path.replace(".", r"\.") + "$")
+                # A second server on the live path fails and leaves the first alone.
+                p = sktest.run(argv)
+                self.assertEqual((p.returncode, p.stderr.decode()),
+                                 (1, "sockit: bind unix:%s: Address already in use\n" % path))
+                p = sktest.run([SOCKIT, "connect", "unix:" + path], input=b"still here\n")
+                self.assertEqual(p.stdout, b"still here\n")
+                self.assertEqual(srv.stop(), 0)
+            self.assertFalse(os.path.exists(path), "socket file left after a clean exit")
+            # A regular file is never taken for a stale socket.
+            with open(path, "w") as f:
+                f.write("precious")
+            p = sktest.run(argv)
+            self.assertEqual((p.returncode, p.stderr.decode()),
+                             (1, "sockit: bind unix:%s: Address already in use\n" % path))
+            with open(path) as f:
+                self.assertEqual(f.read(), "precious")
+
     def test_backlog_option(self):
         """--backlog 1 is accepted and the server still serves several clients one after
         another; -b 65535 is accepted too"""

@@ -66,6 +66,18 @@ class ServiceTests(Case):
                     self.assertSameBytes(recv_exact(s, 74 * 3), chargen_expected(74 * 3))
             self.stopped_cleanly(srv)
 
+    def each_chargen_streams_after_client_eof(self, model):
+        """chargen goes on after the client shuts down its write side (RFC 864: data stops
+        when the connection closes; a FIN closes one direction): more than three batches
+        arrive byte-exact after the FIN"""
+        n = 4736 * 3 + 5000
+        with serve("chargen", model=model) as srv:
+            with connect(srv.port) as s:
+                s.shutdown(sktest.socket.SHUT_WR)
+                got = recv_exact(s, n)
+            self.assertSameBytes(got, chargen_expected(n), "chargen stream after FIN")
+            self.stopped_cleanly(srv)
+
     def each_daytime(self, model):
         """daytime (RFC 867): one printable line with the year, ending CR LF, then close"""
         with serve("daytime", model=model) as srv:

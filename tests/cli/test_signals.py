@@ -224,6 +224,33 @@ class ForkChildrenTests(Case):
                 for c in clients:
                     c.close()
 
+    def test_sigkill_server_ends_children(self):
+        """fork: even a server killed outright (SIGKILL) leaves no session behind: its
+        children get SIGTERM (PR_SET_PDEATHSIG) and their clients see the end"""
+        with serve("echo", model="fork") as srv:
+            clients = [connect(srv.port) for _ in range(2)]
+            try:
+                for c in clients:
+                    c.sendall(b"y")
+                    self.assertEqual(recv_exact(c, 1), b"y")
+                self.assertTrue(wait_until(lambda: len(child_pids(srv.proc.pid)) == 2, 5))
+                kids = {k: proc_stat(k) for k in child_pids(srv.proc.pid)}
+                srv.proc.kill()
+                srv.proc.wait(5)
+
+                def alive():
+                    return [k for k, st in kids.items()
+                            if (proc_stat(k) or (None, None, None))[2] == st[2]
+                            and proc_stat(k)[0] != "Z"]
+
+                self.assertTrue(wait_until(lambda: not alive(), timeout=5),
+                                "children still running: %r" % alive())
+                for c in clients:
+                    self.assertTrue(sees_end(c))
+            finally:
+                for c in clients:
+                    c.close()
+
     def test_thread_model_has_no_children(self):
         """thread: sessions are threads, not processes"""
         with serve("echo", model="thread") as srv:

@@ -78,7 +78,10 @@ class Server:
             m = _LISTEN_RE.search(line)
             if m:
                 self.addrs.append(m.group(1))
-        self.host, self.port = parse_addr(self.addrs[0])
+        try:
+            self.host, self.port = parse_addr(self.addrs[0])
+        except ValueError:  # unix:/path and other addresses without host and port
+            self.host, self.port = None, None
         return self
 
     def read_log_line(self, deadline):
