@@ -286,33 +286,43 @@ ssize_t sk_send(int fd, const void *buf, size_t len)
     }
 }
 
-ssize_t sk_sendall(int fd, const void *buf, size_t len, size_t *sent)
+/*
+ * Move exactly len bytes: out of `out` with send() or into `in` with recv() (one of them is
+ * NULL), over short transfers, keeping one deadline for the whole call. Returns len or a
+ * negative code (SK_EEOF when the peer's EOF comes first); *done gets the bytes moved.
+ */
+static ssize_t io_all(int fd, const char *out, char *in, size_t len, size_t *done_out)
 {
     struct op o;
-    op_begin(&o, fd, POLLOUT);
-    const char *p = buf;
+    op_begin(&o, fd, out ? POLLOUT : POLLIN);
     size_t done = 0;
     ssize_t ret = (ssize_t)len;
     while (done < len) {
-        ssize_t n = send(fd, p + done, len - done, MSG_NOSIGNAL | op_flags(&o));
+        ssize_t n = out ? send(fd, out + done, len - done, MSG_NOSIGNAL | op_flags(&o))
+                        : recv(fd, in + done, len - done, op_flags(&o));
         if (n > 0) {
             done += (size_t)n;
-            /* A short send means a signal, a timeout or a non-blocking socket: find out
-             * which, so that the rest of the call keeps to the original deadline. */
+            /* A short transfer means a signal, a timeout or a non-blocking socket: find
+             * out which, so that the rest of the call keeps to the original deadline. */
             if (done < len && (ret = op_learn(&o)) < 0)
                 break;
             ret = (ssize_t)len;
             continue;
         }
-        int r = n == 0 ? -EIO : op_retry(&o, errno);
+        int r = n < 0 ? op_retry(&o, errno) : out ? -EIO : SK_EEOF;
         if (r < 0) {
             ret = r;
             break;
         }
     }
-    if (sent)
-        *sent = done;
+    if (done_out)
+        *done_out = done;
     return ret;
+}
+
+ssize_t sk_sendall(int fd, const void *buf, size_t len, size_t *sent)
+{
+    return io_all(fd, buf, NULL, len, sent);
 }
 
 ssize_t sk_recv(int fd, void *buf, size_t len)
@@ -331,29 +341,7 @@ ssize_t sk_recv(int fd, void *buf, size_t len)
 
 ssize_t sk_recv_exact(int fd, void *buf, size_t len, size_t *got)
 {
-    struct op o;
-    op_begin(&o, fd, POLLIN);
-    char *p = buf;
-    size_t done = 0;
-    ssize_t ret = (ssize_t)len;
-    while (done < len) {
-        ssize_t n = recv(fd, p + done, len - done, op_flags(&o));
-        if (n > 0) {
-            done += (size_t)n;
-            if (done < len && (ret = op_learn(&o)) < 0)
-                break;
-            ret = (ssize_t)len;
-            continue;
-        }
-        int r = n == 0 ? SK_EEOF : op_retry(&o, errno);
-        if (r < 0) {
-            ret = r;
-            break;
-        }
-    }
-    if (got)
-        *got = done;
-    return ret;
+    return io_all(fd, NULL, buf, len, got);
 }
 
 int sk_shutdown(int fd, int how)
