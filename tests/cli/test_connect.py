@@ -1,6 +1,7 @@
 """sockit connect: the netcat-style client. Both address forms, full duplex, half-close
 on stdin EOF (and --no-half-close), -q, -w, refused / reset peers and a closed stdout.
 Peers are sockit serve or tiny Python servers written for one behaviour each."""
+import contextlib
 import os
 import select
 import socket
@@ -11,6 +12,27 @@ import time
 
 import sktest
 from sktest import SOCKIT, Case, random_bytes, recv_until_eof, reset_close, run, serve
+
+
+@contextlib.contextmanager
+def spawn(argv, **popen):
+    """A process under test, with pipes for stdin, stdout and stderr unless told otherwise;
+    on leaving, killed if still running and its pipes closed."""
+    for stream in ("stdin", "stdout", "stderr"):
+        popen.setdefault(stream, subprocess.PIPE)
+    proc = subprocess.Popen(argv, **popen)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        for f in (proc.stdin, proc.stdout, proc.stderr):
+            try:
+                if f:
+                    f.close()
+            except BrokenPipeError:  # stdin whose reader has left
+                pass
 
 TIMEOUT = sktest.DEFAULT_TIMEOUT
 
@@ -148,22 +170,13 @@ class ConnectTests(Case):
         the greeting and exits 0 about a second later without stdin ending (socat's -t;
         nc would wait for stdin forever)"""
         with serve("greet") as srv:
-            proc = subprocess.Popen([SOCKIT, "connect", "127.0.0.1", str(srv.port)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
-            try:
+            with spawn([SOCKIT, "connect", "127.0.0.1", str(srv.port)]) as proc:
                 greeting = b"Thank you for connecting"
                 self.assertEqual(self.read_stdout(proc, len(greeting)), greeting)
                 t0 = time.monotonic()
                 rc = proc.wait(TIMEOUT)  # stdin stays open throughout
                 waited = time.monotonic() - t0
                 out, err = proc.stdout.read(), proc.stderr.read()
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(5)
-                for f in (proc.stdin, proc.stdout, proc.stderr):
-                    f.close()
             self.assertEqual((rc, out, err), (0, b"", b""))
             self.assertGreater(waited, 0.5, "exited before stdin had a chance to speak")
             self.assertEqual(srv.stop(), 0)
@@ -172,21 +185,12 @@ class ConnectTests(Case):
         """the peer (greet) closes while stdin, a pipe, is still open: its bytes reach
         stdout at once, and sockit exits 0 once stdin ends too"""
         with serve("greet") as srv:
-            proc = subprocess.Popen([SOCKIT, "connect", "127.0.0.1", str(srv.port)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
-            try:
+            with spawn([SOCKIT, "connect", "127.0.0.1", str(srv.port)]) as proc:
                 greeting = b"Thank you for connecting"
                 self.assertEqual(self.read_stdout(proc, len(greeting)), greeting)
                 proc.stdin.close()
                 rc = proc.wait(TIMEOUT)
                 out, err = proc.stdout.read(), proc.stderr.read()
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(5)
-                for f in (proc.stdin, proc.stdout, proc.stderr):
-                    f.close()
             self.assertEqual((rc, out, err), (0, b"", b""))
             self.assertEqual(srv.stop(), 0)
 
@@ -218,21 +222,12 @@ class ConnectTests(Case):
             return recv_until_eof(conn)
 
         with PyServer(handler) as ps:
-            proc = subprocess.Popen([SOCKIT, "connect", "127.0.0.1", str(ps.port)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
-            try:
+            with spawn([SOCKIT, "connect", "127.0.0.1", str(ps.port)]) as proc:
                 self.assertEqual(self.read_stdout(proc, 7), b"banner\n")
                 proc.stdin.write(upload)
                 proc.stdin.close()
                 rc = proc.wait(TIMEOUT)
                 out, err = proc.stdout.read(), proc.stderr.read()
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(5)
-                proc.stdout.close()
-                proc.stderr.close()
         self.assertEqual(ps.errors, [])
         self.assertEqual(len(ps.results), 1)
         self.assertSameBytes(ps.results[0], upload, "upload after the peer's FIN")
@@ -247,10 +242,7 @@ class ConnectTests(Case):
             conn.sendall(b"bye\n")  # then closed at once, fully
 
         with PyServer(handler) as ps:
-            proc = subprocess.Popen([SOCKIT, "connect", "127.0.0.1", str(ps.port)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
-            try:
+            with spawn([SOCKIT, "connect", "127.0.0.1", str(ps.port)]) as proc:
                 self.assertEqual(self.read_stdout(proc, 4), b"bye\n")
                 ps.thread.join(TIMEOUT)  # the server's socket is closed now
                 try:
@@ -267,12 +259,6 @@ class ConnectTests(Case):
                     pass
                 rc = proc.wait(TIMEOUT)
                 err = proc.stderr.read()
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(5)
-                proc.stdout.close()
-                proc.stderr.close()
         self.assertLess(used, 0.5, "sockit used %.2fs of CPU in 1.5s waiting for stdin "
                         "after the peer's reset (a busy loop)" % used)
         self.assertEqual((rc, err), (0, b""))
@@ -397,17 +383,10 @@ class ConnectTests(Case):
             return got
 
         with PyServer(handler) as ps:
-            proc = subprocess.Popen([SOCKIT, "connect", "127.0.0.1", str(ps.port)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
-            try:
+            with spawn([SOCKIT, "connect", "127.0.0.1", str(ps.port)]) as proc:
                 proc.stdin.write(b"x\n")
                 proc.stdin.flush()  # stdin stays open: only the reset can end sockit
                 out, err = proc.communicate(timeout=TIMEOUT)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(5)
         self.assertEqual(ps.results, [b"x\n"])
         self.assertEqual(proc.returncode, 1, err)
         self.assertRegex(err.decode(),
@@ -417,20 +396,11 @@ class ConnectTests(Case):
         """stdout is a pipe whose reader leaves after 1000 bytes of chargen: sockit ends
         without hanging and is not killed by SIGPIPE"""
         with serve("chargen") as srv:
-            proc = subprocess.Popen([SOCKIT, "connect", "127.0.0.1", str(srv.port)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
-            try:
+            with spawn([SOCKIT, "connect", "127.0.0.1", str(srv.port)]) as proc:
                 head = proc.stdout.read(1000)
                 proc.stdout.close()  # stdin stays open: only the closed stdout can end it
                 rc = proc.wait(TIMEOUT)
                 err = proc.stderr.read()
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(5)
-                proc.stdin.close()
-                proc.stderr.close()
             self.assertSameBytes(head, sktest.chargen_expected(1000), "chargen via connect")
             self.assertIn(rc, (0, 1), "exit status %d (negative: killed by a signal); "
                           "stderr %r" % (rc, err))
@@ -442,10 +412,7 @@ class ConnectTests(Case):
         """stdin is forwarded as it arrives, not at EOF: each line's echo comes back while
         stdin is still open"""
         with serve("echo") as srv:
-            proc = subprocess.Popen([SOCKIT, "connect", "127.0.0.1", str(srv.port)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
-            try:
+            with spawn([SOCKIT, "connect", "127.0.0.1", str(srv.port)]) as proc:
                 for i in range(5):
                     line = b"line %d\n" % i
                     proc.stdin.write(line)
@@ -463,12 +430,6 @@ class ConnectTests(Case):
                 proc.stdin.close()
                 self.assertEqual(proc.wait(TIMEOUT), 0)
                 self.assertEqual(proc.stdout.read(), b"")
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(5)
-                proc.stdout.close()
-                proc.stderr.close()
 
     def test_stdin_regular_file(self):
         """stdin redirected from a regular file (< request.bin) is sent whole, then EOF"""
@@ -529,17 +490,10 @@ class ClosedStdioTests(Case):
             return conn.recv(100) if r else b""  # b"" also when sockit has left
 
         with PyServer(handler) as ps:
-            proc = subprocess.Popen(sh_closed(">&-", "127.0.0.1", ps.port),
-                                    stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-            try:
+            with spawn(sh_closed(">&-", "127.0.0.1", ps.port), stdout=None) as proc:
                 ps.thread.join(TIMEOUT)
                 proc.stdin.close()
                 proc.wait(TIMEOUT)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait(5)
-                proc.stderr.close()
         self.assertEqual(ps.errors, [])
         self.assertEqual(ps.results, [b""], "the server got its own bytes back")
 
