@@ -59,6 +59,9 @@ int cmd_serve(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 int cmd_hostname(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 /* The subcommand table, NULL-name terminated (main.c). */
 extern const struct cli_cmd cli_cmds[];

@@ -17,6 +17,7 @@
 #include "sockit/error.h"
 #include "sockit/addr.h"
 #include "sockit/buf.h"
+#include "sockit/frame.h"
 #include "sockit/sock.h"
 #include "sockit/service.h"
 #include "sockit/server.h"

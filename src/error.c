@@ -30,6 +30,8 @@ const char *sk_strerror(int code)
         return "No usable address";
     case SK_EBADARG:
         return "Invalid argument";
+    case SK_EPROTO:
+        return "Protocol error";
     }
     if (code >= -4095) {
         /* strerrordesc_np() is glibc's thread-safe, locale-free strerror(). */

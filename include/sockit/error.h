@@ -38,6 +38,7 @@ enum {
     SK_ETOOBIG = -20004,   /* a buffer or frame would exceed its maximum */
     SK_ENOADDR = -20005,   /* the name resolved to no usable address */
     SK_EBADARG = -20006,   /* an argument is out of range */
+    SK_EPROTO = -20007,    /* the peer broke the protocol (a malformed reply or frame) */
 };
 
 /* Describe any libsockit error code (negative), or "Success" for 0. Never NULL. */

@@ -20,6 +20,7 @@
 #ifndef SOCKIT_SOCK_H
 #define SOCKIT_SOCK_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -83,6 +84,22 @@ ssize_t sk_recv(int fd, void *buf, size_t len);
  */
 ssize_t sk_recv_exact(int fd, void *buf, size_t len, size_t *got);
 
+/*
+ * One datagram out with MSG_NOSIGNAL, to `to` (NULL on a connected socket), waiting per
+ * the socket's timeout for buffer room. Returns len (a datagram is never cut) or a
+ * negative code (-EMSGSIZE, -ETIMEDOUT, -ECONNREFUSED for an earlier datagram's ICMP
+ * port unreachable on a connected socket, ...).
+ */
+ssize_t sk_sendto(int fd, const void *buf, size_t len, const sk_addr_t *to);
+
+/*
+ * One datagram in, waiting per the socket's timeout. Returns its length (0 for an empty
+ * datagram), storing at most cap bytes (a longer datagram is cut and its length is still
+ * reported, so len > cap means truncated), or a negative code. *from (may be NULL)
+ * receives the sender's address; an unbound Unix sender has a zero-length path.
+ */
+ssize_t sk_recvfrom(int fd, void *buf, size_t cap, sk_addr_t *from);
+
 /* shutdown(2): how is SHUT_RD, SHUT_WR or SHUT_RDWR. Returns 0 or -errno. */
 int sk_shutdown(int fd, int how);
 
@@ -110,16 +127,69 @@ int sk_setsockopt_int(int fd, int level, int name, int value);
 
 /*
  * Python's socket.create_connection(): parse `address` (sockit/addr.h forms), resolve it,
- * and try every address in turn until one connects. The socket is left with `timeout` as
+ * and connect to the first address that answers, racing them (sk_connect_addrs). The socket is left with `timeout` as
  * its timeout (SK_TIMEOUT_NONE: blocking; 0 cannot wait for a connection and fails with
  * -EINPROGRESS, as in Python). *peer (may be NULL) receives the address that answered. Returns the connected fd; on failure the error of the last address tried,
  * with "connect ADDR: reason" (or "resolve HOST: reason") in err.
  */
 int sk_create_connection(const char *address, double timeout, sk_addr_t *peer, char *err);
 
-/* The same for a parsed endpoint and a socket type (SOCK_STREAM or SOCK_DGRAM). */
+/* The same for a parsed endpoint and a socket type. SOCK_STREAM races the addresses;
+ * SOCK_DGRAM connect()s to the first (nothing answers a UDP connect). A Unix datagram
+ * socket is first bound to an autobind abstract name, so that replies can reach it. */
 int sk_connect_endpoint(const sk_endpoint_t *ep, int socktype, double timeout,
                         sk_addr_t *peer, char *err);
+
+/* Happy Eyeballs (RFC 8305): the delay between starting one connection attempt and the
+ * next, in seconds. */
+#define SK_HE_DELAY 0.25
+
+/*
+ * Connect a stream socket to the first of n addresses that answers, racing them as RFC
+ * 8305 says: the addresses are reordered so that families alternate (the first address's
+ * family first), an attempt starts every SK_HE_DELAY seconds or as soon as the one before
+ * it fails, the first connection wins and every other attempt is closed. `timeout`
+ * bounds each attempt (SK_TIMEOUT_NONE: the kernel's own limit) and becomes the socket's
+ * timeout. Unix addresses are tried one after another. *peer (may be NULL) receives the
+ * winner. Returns the connected fd, or the error of the last attempt to fail with
+ * "connect ADDR: reason" in err (may be NULL).
+ */
+int sk_connect_addrs(const sk_addr_t *addrs, size_t n, double timeout, sk_addr_t *peer,
+                     char *err);
+
+/*
+ * The same race as a state machine, for callers that run many at once (probe, bench):
+ *
+ *   c = sk_connector_new(addrs, n, delay);       // nothing is started yet
+ *   while ((fd = sk_connector_step(c, &peer, err)) == 0) {
+ *       n = sk_connector_pollfds(c, pfds, max);  // the attempts in flight (POLLOUT)
+ *       poll(pfds, n, sk_connector_timeout_ms(c));
+ *   }
+ *   sk_connector_free(c);                        // closes attempts that did not win
+ *
+ * step() starts attempts that are due and collects finished ones; it never blocks. It
+ * returns the winner's fd (non-blocking; the caller owns it), 0 while attempts remain,
+ * or the last error once every address has failed. A caller enforces its own overall
+ * deadline by freeing the connector.
+ */
+typedef struct sk_connector sk_connector_t;
+
+/* Start a race over n addresses (copied; at most SK_ADDRLIST_MAX) with `delay` seconds
+ * between attempts (SK_HE_DELAY). Returns NULL on ENOMEM or n == 0. */
+sk_connector_t *sk_connector_new(const sk_addr_t *addrs, size_t n, double delay);
+
+/* Advance the race. Returns a connected fd, 0 (in progress) or a negative code with
+ * "connect ADDR: reason" in err (may be NULL). After it returns non-zero, only free(). */
+int sk_connector_step(sk_connector_t *c, sk_addr_t *peer, char *err);
+
+/* Store the attempts in flight (fd, events POLLOUT) in p[0..max). Returns how many. */
+size_t sk_connector_pollfds(const sk_connector_t *c, struct pollfd *p, size_t max);
+
+/* Milliseconds until the next attempt is due (rounded up), or -1 when none is. */
+int sk_connector_timeout_ms(const sk_connector_t *c);
+
+/* Close every attempt still open (not a fd step() returned) and free. NULL is a no-op. */
+void sk_connector_free(sk_connector_t *c);
 
 /*
  * Python's socket.create_server(), for every address the text resolves to: "localhost"

@@ -1,0 +1,2 @@
+/* udp.c: being written (issue 3). */
+#include "cli.h"

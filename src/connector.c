@@ -1,0 +1,2 @@
+/* connector.c: being written (issue 3). */
+#include "sockit/sock.h"

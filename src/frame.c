@@ -1,0 +1,2 @@
+/* frame.c: placeholder, being written (issue 3). */
+#include "sockit/frame.h"
