@@ -426,6 +426,70 @@ static int op_fail(char *err, const char *op, const sk_addr_t *a, int code)
     return code;
 }
 
+/* Try addresses one after another with a blocking connect (Unix sockets, timeout 0, and
+ * datagram sockets, whose connect() only sets the default destination). */
+static int connect_each(const sk_addr_t *addrs, size_t n, int socktype, double timeout,
+                        sk_addr_t *peer, char *err)
+{
+    int r = SK_ENOADDR;
+    for (size_t i = 0; i < n; i++) {
+        int family = sk_addr_family(&addrs[i]);
+        int fd = sk_socket(family, socktype, 0);
+        if (fd < 0) {
+            r = op_fail(err, "socket", &addrs[i], fd);
+            continue;
+        }
+        r = sk_settimeout(fd, timeout);
+        if (r == 0 && family == AF_UNIX && socktype == SOCK_DGRAM) {
+            /* Autobind an abstract name: an unnamed socket can receive no replies. */
+            sa_family_t af = AF_UNIX;
+            r = bind(fd, (const struct sockaddr *)&af, sizeof af) < 0 ? -errno : 0;
+        }
+        if (r == 0)
+            r = sk_connect(fd, &addrs[i]);
+        if (r == 0) {
+            if (peer)
+                *peer = addrs[i];
+            return fd;
+        }
+        op_fail(err, "connect", &addrs[i], r);
+        sk_close(fd);
+    }
+    return r;
+}
+
+int sk_connect_addrs(const sk_addr_t *addrs, size_t n, double timeout, sk_addr_t *peer,
+                     char *err)
+{
+    if (n == 0) {
+        sk__set_err(err, "connect: no address to connect to");
+        return SK_ENOADDR;
+    }
+    if (timeout == 0 || sk_addr_family(&addrs[0]) == AF_UNIX)
+        return connect_each(addrs, n, SOCK_STREAM, timeout, peer, err);
+    sk_connector_t *c = sk_connector_new(addrs, n, SK_HE_DELAY, timeout);
+    if (!c)
+        return -ENOMEM;
+    int fd;
+    while ((fd = sk_connector_step(c, peer, err)) == 0) {
+        struct pollfd p[SK_ADDRLIST_MAX];
+        size_t k = sk_connector_pollfds(c, p, SK_ADDRLIST_MAX);
+        if (poll(p, k, sk_connector_timeout_ms(c)) < 0 && errno != EINTR) {
+            fd = -errno;
+            break;
+        }
+    }
+    sk_connector_free(c);
+    if (fd >= 0) {
+        int r = sk_settimeout(fd, timeout);
+        if (r < 0) {
+            sk_close(fd);
+            return r;
+        }
+    }
+    return fd;
+}
+
 int sk_connect_endpoint(const sk_endpoint_t *ep, int socktype, double timeout,
                         sk_addr_t *peer, char *err)
 {
@@ -433,27 +497,14 @@ int sk_connect_endpoint(const sk_endpoint_t *ep, int socktype, double timeout,
     int r = sk_resolve(&list, ep, socktype, 0, err);
     if (r < 0)
         return r;
-    for (size_t i = 0; i < list.n; i++) {
-        const sk_resolved_t *ra = &list.v[i];
-        int fd = sk_socket(sk_addr_family(&ra->addr), ra->socktype, ra->protocol);
-        if (fd < 0) {
-            r = op_fail(err, "socket", &ra->addr, fd);
-            continue;
-        }
-        r = sk_settimeout(fd, timeout);
-        if (r == 0)
-            r = sk_connect(fd, &ra->addr);
-        if (r == 0) {
-            if (peer)
-                *peer = ra->addr;
-            sk_addrlist_free(&list);
-            return fd;
-        }
-        op_fail(err, "connect", &ra->addr, r);
-        sk_close(fd);
-    }
+    sk_addr_t addrs[SK_ADDRLIST_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < list.n && n < SK_ADDRLIST_MAX; i++)
+        addrs[n++] = list.v[i].addr;
     sk_addrlist_free(&list);
-    return r;
+    if (socktype == SOCK_STREAM)
+        return sk_connect_addrs(addrs, n, timeout, peer, err);
+    return connect_each(addrs, 1, socktype, timeout, peer, err);
 }
 
 int sk_create_connection(const char *address, double timeout, sk_addr_t *peer, char *err)

@@ -160,7 +160,7 @@ int sk_connect_addrs(const sk_addr_t *addrs, size_t n, double timeout, sk_addr_t
 /*
  * The same race as a state machine, for callers that run many at once (probe, bench):
  *
- *   c = sk_connector_new(addrs, n, delay);       // nothing is started yet
+ *   c = sk_connector_new(addrs, n, delay, -1);   // nothing is started yet
  *   while ((fd = sk_connector_step(c, &peer, err)) == 0) {
  *       n = sk_connector_pollfds(c, pfds, max);  // the attempts in flight (POLLOUT)
  *       poll(pfds, n, sk_connector_timeout_ms(c));
@@ -174,9 +174,12 @@ int sk_connect_addrs(const sk_addr_t *addrs, size_t n, double timeout, sk_addr_t
  */
 typedef struct sk_connector sk_connector_t;
 
-/* Start a race over n addresses (copied; at most SK_ADDRLIST_MAX) with `delay` seconds
- * between attempts (SK_HE_DELAY). Returns NULL on ENOMEM or n == 0. */
-sk_connector_t *sk_connector_new(const sk_addr_t *addrs, size_t n, double delay);
+/* Start a race over n addresses (copied; at most SK_ADDRLIST_MAX are used) with `delay`
+ * seconds between attempts (SK_HE_DELAY). `timeout` > 0 bounds each attempt: one still
+ * pending after that long fails with -ETIMEDOUT, which starts the next at once (< 0: no
+ * bound but the kernel's). Returns NULL on ENOMEM or n == 0. */
+sk_connector_t *sk_connector_new(const sk_addr_t *addrs, size_t n, double delay,
+                                 double timeout);
 
 /* Advance the race. Returns a connected fd, 0 (in progress) or a negative code with
  * "connect ADDR: reason" in err (may be NULL). After it returns non-zero, only free(). */
@@ -185,7 +188,8 @@ int sk_connector_step(sk_connector_t *c, sk_addr_t *peer, char *err);
 /* Store the attempts in flight (fd, events POLLOUT) in p[0..max). Returns how many. */
 size_t sk_connector_pollfds(const sk_connector_t *c, struct pollfd *p, size_t max);
 
-/* Milliseconds until the next attempt is due (rounded up), or -1 when none is. */
+/* Milliseconds until step() has timed work to do (the next attempt is due, or one times
+ * out), rounded up; -1 when there is none. */
 int sk_connector_timeout_ms(const sk_connector_t *c);
 
 /* Close every attempt still open (not a fd step() returned) and free. NULL is a no-op. */

@@ -1205,6 +1205,135 @@ TEST(create_connection_timeout)
     sk_close(l);
 }
 
+/* An IPv4 or IPv6 loopback address with a port. */
+static sk_addr_t loop_addr(int family, int port)
+{
+    sk_addr_t a;
+    char err[SK_ERRLEN] = "";
+    sk_addrlist_t list;
+    sk_endpoint_t ep;
+    T_OK(sk_endpoint_from_hostport(&ep, family == AF_INET ? "127.0.0.1" : "::1", "0", err));
+    T_OK(sk_resolve(&list, &ep, SOCK_STREAM, SK_RESOLVE_NUMERIC, err));
+    a = list.v[0].addr;
+    sk_addrlist_free(&list);
+    sk_addr_set_port(&a, port);
+    return a;
+}
+
+/* RFC 8305: an address that never answers costs the 250 ms delay, not a timeout. */
+TEST(happy_eyeballs_skips_a_silent_address)
+{
+    sk_addr_t silent, good, peer;
+    int l = raw_listener(0, &silent);
+    int cl[8];
+    int n = fill_accept_queue(&silent, cl, 8);
+    if (n < 0) T_SKIP("the kernel accepted 8 connections on a backlog-0 listener: no silent peer");
+    int g = raw_listener(16, &good);
+    sk_addr_t addrs[2] = {silent, good};
+    char err[SK_ERRLEN] = "";
+    double t0 = t_now();
+    int fd = sk_connect_addrs(addrs, 2, 10.0, &peer, err);
+    double dt = t_now() - t0;
+    if (fd < 0) T_FAIL("sk_connect_addrs: %d %s", fd, err);
+    T_ASSERT(sk_addr_equal(&peer, &good));
+    T_GE_INT(dt * 1000, 200); /* the silent address was tried first, for its delay */
+    T_LT_INT(dt * 1000, 2000); /* and not for the 10 s timeout */
+    T_NEAR_DBL(timeout_of(fd), 10.0, 0.01); /* the winner keeps the caller's timeout */
+    T_ASSERT(!is_nonblocking(fd));
+    check_cloexec(fd, "happy eyeballs winner");
+    sk_close(fd);
+    for (int i = 0; i < n; i++)
+        sk_close(cl[i]);
+    sk_close(g);
+    sk_close(l);
+}
+
+/* A refused attempt starts the next at once: no delay is spent on it. */
+TEST(happy_eyeballs_moves_on_at_once_after_a_refusal)
+{
+    sk_addr_t good, peer;
+    int g = raw_listener(16, &good);
+    sk_addr_t addrs[3] = {loop_addr(AF_INET, closed_port()), loop_addr(AF_INET, closed_port()),
+                          good};
+    char err[SK_ERRLEN] = "";
+    double t0 = t_now();
+    int fd = sk_connect_addrs(addrs, 3, SK_TIMEOUT_NONE, &peer, err);
+    double dt = t_now() - t0;
+    if (fd < 0) T_FAIL("sk_connect_addrs: %d %s", fd, err);
+    T_ASSERT(sk_addr_equal(&peer, &good));
+    T_LT_INT(dt * 1000, 200); /* two refusals, no 250 ms delay spent */
+    sk_close(fd);
+    sk_close(g);
+}
+
+/* Families alternate, the first one first: [v6 a, v6 b, v4 c] is tried a, c, b, so the
+ * last error names b. Every address is refused, so the order is deterministic. */
+TEST(happy_eyeballs_interleaves_families)
+{
+    int fd6 = sk_socket(AF_INET6, SOCK_STREAM, 0);
+    T_OK(fd6);
+    sk_addr_t any6 = loop_addr(AF_INET6, 0);
+    int r6 = sk_bind(fd6, &any6);
+    sk_close(fd6);
+    if (r6 < 0) T_SKIP("no IPv6 loopback here");
+    int p1 = closed_port(), p2 = closed_port(), p3 = closed_port();
+    sk_addr_t addrs[3] = {loop_addr(AF_INET6, p1), loop_addr(AF_INET6, p2),
+                          loop_addr(AF_INET, p3)};
+    char err[SK_ERRLEN] = "", want[SK_ERRLEN];
+    int fd = sk_connect_addrs(addrs, 3, 5.0, NULL, err);
+    T_EQ_INT(fd, -ECONNREFUSED);
+    snprintf(want, sizeof want, "connect [::1]:%d: Connection refused", p2);
+    T_EQ_STR(err, want);
+}
+
+/* Each attempt is bounded by the timeout; when every one has timed out, so has the call. */
+TEST(happy_eyeballs_all_silent_times_out)
+{
+    sk_addr_t silent;
+    int l = raw_listener(0, &silent);
+    int cl[8];
+    int n = fill_accept_queue(&silent, cl, 8);
+    if (n < 0) T_SKIP("the kernel accepted 8 connections on a backlog-0 listener: no silent peer");
+    sk_addr_t addrs[2] = {silent, silent};
+    char err[SK_ERRLEN] = "";
+    double t0 = t_now();
+    int fd = sk_connect_addrs(addrs, 2, 0.4, NULL, err);
+    double dt = t_now() - t0;
+    T_EQ_INT(fd, -ETIMEDOUT);
+    T_ASSERT(strstr(err, "Connection timed out") != NULL);
+    T_GE_INT(dt * 1000, 600); /* the second starts 250 ms in and waits its own 400 ms */
+    T_LT_INT(dt * 1000, 5000);
+    for (int i = 0; i < n; i++)
+        sk_close(cl[i]);
+    sk_close(l);
+}
+
+/* The state machine by hand: nothing blocks, the winner is handed over once. */
+TEST(connector_state_machine)
+{
+    sk_addr_t good, peer;
+    int g = raw_listener(16, &good);
+    sk_connector_t *c = sk_connector_new(&good, 1, SK_HE_DELAY, -1);
+    T_ASSERT(c != NULL);
+    T_EQ_INT(sk_connector_timeout_ms(c), -1); /* nothing started, nothing due */
+    int fd, steps = 0;
+    while ((fd = sk_connector_step(c, &peer, NULL)) == 0 && steps++ < 100) {
+        struct pollfd p[4];
+        size_t k = sk_connector_pollfds(c, p, 4);
+        T_EQ_INT(k, 1);
+        T_EQ_INT(p[0].events, POLLOUT);
+        T_ASSERT(poll(p, k, 2000) == 1);
+    }
+    T_GT_INT(fd, 0);
+    T_ASSERT(sk_addr_equal(&peer, &good));
+    check_cloexec(fd, "connector winner");
+    sk_connector_free(c); /* must not close the winner */
+    T_EQ_INT(sk_send(fd, "x", 1), 1);
+    sk_close(fd);
+    T_ASSERT(sk_connector_new(&good, 0, SK_HE_DELAY, -1) == NULL);
+    sk_close(g);
+}
+
 /* Accept every queued connection after a pause, so that a dropped SYN's retransmission
  * finds room: the connect in progress then completes, late. */
 struct late_acceptor {
