@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "sockit/addr.h"
+#include "sockit/server.h"
 #include "sockit/service.h"
 
 /* printf into a caller's SK_ERRLEN buffer; does nothing when err is NULL. */
@@ -33,9 +34,9 @@ int sk__wait_fd(int fd, short events, int64_t deadline_ns);
  * Run one session of `svc` on a connected blocking socket until the peer closes, the
  * handler ends it, or the socket fails (another thread may shutdown(2) it to stop the
  * session). Graceful ends send FIN and drain briefly so the peer sees every byte.
+ * A protocol error (a bad frame) drops the connection with a line in o's log.
  * Does not close fd. Used by every blocking model.
  */
-void sk__serve_blocking(const sk_service_t *svc, const sk_service_conf_t *conf, int fd,
-                        const sk_addr_t *peer);
+void sk__serve_blocking(const sk_server_opts_t *o, int fd, const sk_addr_t *peer);
 
 #endif

@@ -9,8 +9,11 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <stdio.h>
+
 #include "internal.h"
 #include "sockit/error.h"
+#include "sockit/server.h"
 #include "sockit/sock.h"
 
 /* Bytes read per recv(). */
@@ -74,11 +77,22 @@ static int wait_io(const sk_service_t *svc, int fd, int input_open, int *readabl
     return 0;
 }
 
-void sk__serve_blocking(const sk_service_t *svc, const sk_service_conf_t *conf, int fd,
-                        const sk_addr_t *peer)
+/* A protocol error ends the connection: say so in the server's log. */
+static void log_protocol_error(const sk_server_opts_t *o, sk_session_t *s)
 {
+    if (!o->log || !*sk_session_error(s))
+        return;
+    char line[256], as[SK_ADDRSTRLEN];
+    snprintf(line, sizeof line, "Closing %s: %s", sk_addr_str(sk_session_peer(s), as),
+             sk_session_error(s));
+    o->log(o->log_ctx, line);
+}
+
+void sk__serve_blocking(const sk_server_opts_t *o, int fd, const sk_addr_t *peer)
+{
+    const sk_service_t *svc = o->service;
     struct blocking_conn c = {.fd = fd, .broken = 0};
-    sk_session_t *s = sk_session_new(svc, conf, peer, blocking_write, &c);
+    sk_session_t *s = sk_session_new(svc, &o->conf, peer, blocking_write, &c);
     if (!s)
         return;
     char buf[RECV_CHUNK];
@@ -97,13 +111,16 @@ void sk__serve_blocking(const sk_service_t *svc, const sk_service_conf_t *conf, 
             input_open = 0; /* a FIN closes one direction: chargen streams on (RFC 864) */
             continue;
         }
+        if (n == 0)
+            r = sk_session_eof(s); /* the end may complete a frame: answer it first */
         if (n <= 0) {
             peer_done = 1; /* end of stream, or reset: nothing more to say */
             break;
         }
-        if (svc->on_data)
-            r = svc->on_data(s, buf, (size_t)n);
+        r = sk_session_feed(s, buf, (size_t)n);
     }
+    if (r < 0)
+        log_protocol_error(o, s);
     if (svc->on_close)
         svc->on_close(s);
     if (r == 0 && !c.broken && !peer_done)

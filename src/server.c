@@ -38,6 +38,10 @@
 #include "sockit/server.h"
 #include "sockit/sock.h"
 
+/* Datagram buffers: any datagram a service may get (larger ones are dropped). */
+#define DGRAM_BUF 65536
+/* Datagrams read from one socket per wake-up. */
+#define DGRAM_BATCH 64
 /* Most listening sockets per server. */
 #define MAX_LISTENERS 64
 /* Connections accepted from one listener per wake-up, so no listener starves another. */
@@ -77,6 +81,8 @@ struct sk_server {
 
     pid_t *kids; /* fork model: live children */
     size_t nkids, capkids;
+
+    char *dgram_in, *dgram_out; /* datagram servers: DGRAM_BUF bytes each */
 };
 
 static const char *const model_names[] = {"iterative", "thread", "fork"};
@@ -124,12 +130,28 @@ int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts)
 {
     if (!opts || !opts->service)
         return SK_EBADARG;
+    int dgram = opts->socktype == SOCK_DGRAM;
+    if (opts->socktype != 0 && opts->socktype != SOCK_STREAM && !dgram)
+        return SK_EBADARG;
+    if (dgram && !opts->service->on_datagram)
+        return SK_EBADARG;
+    const sk_framing_t *f = opts->conf.framing;
+    if (f && f->kind != SK_FRAME_RAW && (dgram || !(opts->service->flags & SK_SERVICE_FRAMES)))
+        return SK_EBADARG;
     sk_server_t *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
     s->o = *opts;
+    s->o.socktype = dgram ? SOCK_DGRAM : SOCK_STREAM;
+    if (dgram && (!(s->dgram_in = malloc(DGRAM_BUF)) || !(s->dgram_out = malloc(DGRAM_BUF)))) {
+        free(s->dgram_in);
+        free(s);
+        return -ENOMEM;
+    }
     if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
         int e = -errno;
+        free(s->dgram_in);
+        free(s->dgram_out);
         free(s);
         return e;
     }
@@ -159,12 +181,16 @@ int sk_server_listen(sk_server_t *s, const char *address, char *err)
 {
     int fds[SK_LISTEN_MAX];
     size_t room = MAX_LISTENERS - s->nl;
-    int n = sk_create_server(address, s->o.backlog, fds,
-                             room < SK_LISTEN_MAX ? room : SK_LISTEN_MAX, err);
+    sk_endpoint_t ep;
+    int n = sk_endpoint_parse(&ep, address, err);
+    if (n < 0)
+        return n;
+    n = sk_listen_endpoint(&ep, s->o.socktype, s->o.backlog, fds,
+                           room < SK_LISTEN_MAX ? room : SK_LISTEN_MAX, err);
     if (n < 0)
         return n;
     for (int i = 0; i < n; i++) {
-        sk_settimeout(fds[i], 0); /* polled: accept must never block */
+        sk_settimeout(fds[i], 0); /* polled: accept and recvfrom must never block */
         s->lfd[s->nl++] = fds[i];
         remember_unix_file(s, fds[i]);
     }
@@ -206,6 +232,8 @@ void sk_server_free(sk_server_t *s)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->idle);
     free(s->kids);
+    free(s->dgram_in);
+    free(s->dgram_out);
     free(s);
 }
 
@@ -215,7 +243,7 @@ static void *session_main(void *arg)
 {
     struct session *ss = arg;
     sk_server_t *s = ss->srv;
-    sk__serve_blocking(s->o.service, &s->o.conf, ss->fd, &ss->peer);
+    sk__serve_blocking(&s->o, ss->fd, &ss->peer);
 
     pthread_mutex_lock(&s->mu);
     if (ss->prev)
@@ -364,7 +392,7 @@ static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
             close(s->lfd[i]);
         close(s->wake[0]);
         close(s->wake[1]);
-        sk__serve_blocking(s->o.service, &s->o.conf, fd, peer);
+        sk__serve_blocking(&s->o, fd, peer);
         close(fd);
         _exit(0);
     }
@@ -442,6 +470,51 @@ static int accept_some(sk_server_t *s, int lfd)
     return 0;
 }
 
+/* ---- datagrams ---- */
+
+/* A source no reply may go to: a privileged port (another server, perhaps echo: the
+ * replies would bounce forever) or an unnamed Unix socket. Returns why, or NULL. */
+static const char *no_reply_reason(const sk_addr_t *from)
+{
+    int family = sk_addr_family(from);
+    if (family == AF_UNIX) {
+        char path[SK_ADDRSTRLEN];
+        return sk_addr_host(from, path, sizeof path) == 0 && path[0] == 0
+                   ? "unnamed Unix socket, no reply possible"
+                   : NULL;
+    }
+    return sk_addr_port(from) < 1024 ? "source port below 1024, no reply (loop guard)" : NULL;
+}
+
+/* Answer up to DGRAM_BATCH datagrams waiting on fd. */
+static void serve_datagrams(sk_server_t *s, int fd)
+{
+    for (int i = 0; i < DGRAM_BATCH && !s->stopping; i++) {
+        sk_addr_t from;
+        ssize_t n = sk_recvfrom(fd, s->dgram_in, DGRAM_BUF, &from);
+        if (n == -EAGAIN)
+            return;
+        if (n < 0)
+            continue; /* an ICMP error for an earlier reply: nothing to do */
+        char as[SK_ADDRSTRLEN];
+        const char *why = no_reply_reason(&from);
+        if (n > SK_DGRAM_MAX)
+            why = "too long, dropped";
+        if (why) {
+            logf_(s, "Datagram from %s (%zd bytes): %s", sk_addr_str(&from, as), n, why);
+            continue;
+        }
+        logf_(s, "Datagram from %s (%zd bytes)", sk_addr_str(&from, as), n);
+        long r = s->o.service->on_datagram(&s->o.conf, s->dgram_in, (size_t)n, s->dgram_out,
+                                           SK_DGRAM_MAX);
+        if (r < 0)
+            continue;
+        ssize_t w = sk_sendto(fd, s->dgram_out, (size_t)r, &from);
+        if (w < 0 && w != -EAGAIN) /* a full buffer drops the reply, as UDP may */
+            logf_(s, "sendto %s: %s", as, sk_strerror((int)w));
+    }
+}
+
 int sk_server_run(sk_server_t *s)
 {
     if (s->nl == 0)
@@ -482,7 +555,11 @@ int sk_server_run(sk_server_t *s)
                 reap(s);
         }
         for (size_t i = 1; i < n && !s->stopping; i++)
-            if (pfd[i].revents && accept_some(s, pfd[i].fd) < 0)
+            if (!pfd[i].revents)
+                continue;
+            else if (s->o.socktype == SOCK_DGRAM)
+                serve_datagrams(s, pfd[i].fd);
+            else if (accept_some(s, pfd[i].fd) < 0)
                 backoff = 1;
     }
 

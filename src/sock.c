@@ -344,6 +344,42 @@ ssize_t sk_recv_exact(int fd, void *buf, size_t len, size_t *got)
     return io_all(fd, NULL, buf, len, got);
 }
 
+ssize_t sk_sendto(int fd, const void *buf, size_t len, const sk_addr_t *to)
+{
+    struct op o;
+    op_begin(&o, fd, POLLOUT);
+    const struct sockaddr *sa = to ? (const struct sockaddr *)&to->ss : NULL;
+    socklen_t salen = to ? to->len : 0;
+    for (;;) {
+        ssize_t n = sendto(fd, buf, len, MSG_NOSIGNAL | op_flags(&o), sa, salen);
+        if (n >= 0)
+            return n;
+        int r = op_retry(&o, errno);
+        if (r < 0)
+            return r;
+    }
+}
+
+ssize_t sk_recvfrom(int fd, void *buf, size_t cap, sk_addr_t *from)
+{
+    struct op o;
+    op_begin(&o, fd, POLLIN);
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        ssize_t n = recvfrom(fd, buf, cap, MSG_TRUNC | op_flags(&o), (struct sockaddr *)&ss,
+                             &len);
+        if (n >= 0) {
+            if (from && sk_addr_set(from, (struct sockaddr *)&ss, len) < 0)
+                memset(from, 0, sizeof *from);
+            return n;
+        }
+        int r = op_retry(&o, errno);
+        if (r < 0)
+            return r;
+    }
+}
+
 int sk_shutdown(int fd, int how)
 {
     return shutdown(fd, how) < 0 ? -errno : 0;

@@ -71,7 +71,7 @@ typedef struct sk_framing {
  * (0: SK_FRAME_MAX_DEFAULT; for len16 a larger max is lowered to 65535). Returns 0, or
  * SK_EBADARG with a message in err (SK_ERRLEN bytes, may be NULL), e.g.
  * "unknown framing 'foo': expected raw, line, crlf, fixed:N, len16, len32 or eof" or
- * "fixed:0: N must be 1 to MAX" or "max frame 0 out of range 1-1073741824".
+ * "fixed:0: N must be 1 to 1048576" or "max frame 2147483648 out of range 1-1073741824".
  */
 int sk_framing_parse(sk_framing_t *f, const char *text, size_t max, char *err);
 
@@ -79,7 +79,8 @@ int sk_framing_parse(sk_framing_t *f, const char *text, size_t max, char *err);
 const char *sk_framing_name(const sk_framing_t *f, char *buf, size_t size);
 
 /* The most bytes a decoder may need buffered to decide on one frame: max plus the
- * framing's header or delimiter. */
+ * framing's header or delimiter (fixed:N: N; eof: max + 1, the byte that makes it too big).
+ * 0 for a framing sk_framing_parse() cannot return. */
 size_t sk_frame_bufmax(const sk_framing_t *f);
 
 /* A decoder: the framing plus how far a delimiter search has got. */
@@ -107,7 +108,8 @@ typedef struct sk_frame {
  *   1            a frame, in *out; the caller drops out->consumed bytes, then calls again;
  *   0            no complete frame yet (or, at eof, the stream ended cleanly);
  *   SK_ETOOBIG   the frame exceeds f.max (a protocol error: the stream cannot go on);
- *   SK_EEOF      at eof, a fixed or length-prefixed frame was cut short.
+ *   SK_EEOF      at eof, a fixed or length-prefixed frame was cut short;
+ *   SK_EBADARG   d->f is not a framing sk_framing_parse() can return (or buf is NULL, len > 0).
  * Between calls the caller may only append to the buffer or drop consumed bytes.
  */
 int sk_decoder_next(sk_decoder_t *d, const void *buf, size_t len, int eof, sk_frame_t *out);
@@ -116,8 +118,10 @@ int sk_decoder_next(sk_decoder_t *d, const void *buf, size_t len, int eof, sk_fr
  * Append payload[0..len) as one frame to out (header, payload, delimiter). Returns 0; or
  * SK_ETOOBIG when len > f.max (or the buffer's own maximum is reached); or SK_EBADARG
  * when the payload cannot be one frame: fixed:N with len != N, a line payload holding
- * "\n", a crlf payload holding "\r\n". raw and eof append the payload unchanged (an eof
- * frame is ended by the caller's shutdown(SHUT_WR)). On error out is unchanged.
+ * "\n", a crlf payload holding "\r\n", or *f is not a framing sk_framing_parse() can return.
+ * raw and eof append the payload unchanged (an eof frame is ended by the caller's
+ * shutdown(SHUT_WR)). On error out is unchanged. payload must not point into out: making
+ * room may move out's bytes.
  */
 int sk_frame_encode(const sk_framing_t *f, const void *payload, size_t len, sk_buf_t *out);
 

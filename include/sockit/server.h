@@ -20,8 +20,15 @@
  * with other sockets open should close them in its own atfork handler or avoid this
  * model.
  *
+ * Datagram servers (socktype SOCK_DGRAM, services with on_datagram): run() itself reads
+ * every datagram and sends each reply, under every model (a datagram is a whole request:
+ * there is no connection to hand to a thread or child). Like inetd, no reply goes to a
+ * source port below 1024, so that two servers cannot bounce datagrams between them
+ * forever; nor to an unnamed Unix socket, which cannot receive one.
+ *
  * Errors follow sockit/error.h. The log callback (may be NULL) receives one line at a time,
- * without a newline, from the thread that accepts.
+ * without a newline, from the thread that accepts (and, for protocol errors that drop a
+ * connection, from the session's thread or process); it must be thread-safe.
  */
 #ifndef SOCKIT_SERVER_H
 #define SOCKIT_SERVER_H
@@ -54,13 +61,16 @@ typedef struct sk_server_opts {
     sk_service_conf_t conf;      /* service options */
     sk_model_t model;
     int backlog;                 /* < 1: SOMAXCONN */
+    int socktype;                /* SOCK_STREAM (0 means it too) or SOCK_DGRAM */
     sk_log_fn *log;              /* "Connection received on ADDR" etc.; NULL: silent */
     void *log_ctx;
 } sk_server_opts_t;
 
 typedef struct sk_server sk_server_t;
 
-/* Create a server (no listeners yet). Returns 0 and sets *out, or a negative code. */
+/* Create a server (no listeners yet). Returns 0 and sets *out, or a negative code:
+ * SK_EBADARG when the service cannot run as asked (SOCK_DGRAM without on_datagram, a
+ * framing for a service without SK_SERVICE_FRAMES, a framing over datagrams). */
 int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts);
 
 /*

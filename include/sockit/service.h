@@ -22,6 +22,17 @@
  * returns 0 once the bytes are the session's responsibility, or a negative code when the
  * connection is broken, after which the handler should return that code.
  *
+ * Framing (serve --frame): a service flagged SK_SERVICE_FRAMES can run with a framing in
+ * its conf. Its on_data then receives exactly one whole frame's payload per call, and
+ * each sk_session_write() sends one frame, encoded the same way (echo echoes frame by
+ * frame). A frame over the maximum, or a stream cut inside a frame, is a protocol error:
+ * the model drops that connection and sk_session_error() says why. Models feed bytes
+ * through sk_session_feed() and the peer's EOF through sk_session_eof(), which apply the
+ * framing (or call on_data directly when there is none).
+ *
+ * Datagrams (serve --udp): on_datagram answers one datagram with at most one reply; no
+ * session exists. It must be reentrant (several threads may call it at once).
+ *
  * A session is used by one thread at a time. Services are immutable and thread-safe.
  */
 #ifndef SOCKIT_SERVICE_H
@@ -30,6 +41,7 @@
 #include <stddef.h>
 
 #include "sockit/addr.h"
+#include "sockit/frame.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,8 +51,14 @@ typedef struct sk_session sk_session_t;
 
 /* Options a service may use; zero-initialise and set what applies. */
 typedef struct sk_service_conf {
-    const char *message; /* greet: the text sent to each client (NULL: the default) */
+    const char *message;         /* greet: the text sent to each client (NULL: the default) */
+    const sk_framing_t *framing; /* SK_SERVICE_FRAMES services: NULL or raw is a byte stream */
 } sk_service_conf_t;
+
+/* sk_service_t.flags: on_data and writes work in whole frames when a framing is set. */
+#define SK_SERVICE_FRAMES 0x1
+/* Largest datagram payload a UDP service receives or sends (IPv4's limit). */
+#define SK_DGRAM_MAX 65507
 
 /* The greet service's text when no message is configured (seeds 003/004). */
 #define SK_GREET_DEFAULT "Thank you for connecting"
@@ -53,6 +71,11 @@ typedef struct sk_service {
     int (*on_data)(sk_session_t *s, const void *data, size_t len);
     int (*on_writable)(sk_session_t *s);
     void (*on_close)(sk_session_t *s);
+    unsigned flags; /* SK_SERVICE_FRAMES */
+    /* UDP: answer the datagram in[0..len) by writing at most cap bytes to out. Returns the
+     * reply's length (0: an empty datagram) or -1 for no reply. NULL: no UDP service. */
+    long (*on_datagram)(const sk_service_conf_t *conf, const void *in, size_t len, void *out,
+                        size_t cap);
 } sk_service_t;
 
 /* The built-in services. */
@@ -90,9 +113,27 @@ const sk_service_conf_t *sk_session_conf(const sk_session_t *s);
  */
 typedef int sk_session_write_fn(void *ctx, const void *data, size_t len);
 
-/* Create a session for `svc` whose writes go to write_fn(ctx, ...). Returns NULL on ENOMEM. */
+/* Create a session for `svc` whose writes go to write_fn(ctx, ...). With a framing in conf
+ * (ignored unless svc has SK_SERVICE_FRAMES) the session keeps an input buffer of at most
+ * sk_frame_bufmax() bytes, allocated as frames arrive. Returns NULL on ENOMEM. */
 sk_session_t *sk_session_new(const sk_service_t *svc, const sk_service_conf_t *conf,
                              const sk_addr_t *peer, sk_session_write_fn *write_fn, void *ctx);
+
+/*
+ * Hand received bytes to the handler: straight to on_data, or with a framing, once per
+ * complete frame (partial frames are kept, up to the framing's maximum). Returns 0, the
+ * handler's negative code, or a protocol error (SK_ETOOBIG) after which the connection
+ * must be dropped. Stops early once the handler closes the session.
+ */
+int sk_session_feed(sk_session_t *s, const void *data, size_t len);
+
+/* The peer's EOF. With a framing, delivers what EOF completes (an eof frame, a last
+ * unterminated line). Returns 0, the handler's code, or SK_EEOF when EOF cut a frame. */
+int sk_session_eof(sk_session_t *s);
+
+/* Why the last sk_session_feed() / sk_session_eof() failed with a protocol error, e.g.
+ * "frame over the 1048576-byte maximum"; "" when none did. */
+const char *sk_session_error(const sk_session_t *s);
 
 /* 1 once the handler has called sk_session_close(). */
 int sk_session_closing(const sk_session_t *s);

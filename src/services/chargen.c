@@ -3,7 +3,10 @@
  * (32-126) form a ring; line N is the 72 characters starting at ring position N mod 95,
  * then CR LF. Input is read and discarded.
  */
+#include <stdint.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "sockit/service.h"
 
@@ -37,10 +40,50 @@ static int chargen_data(sk_session_t *s, const void *data, size_t len)
     return 0;
 }
 
+/* Over UDP (RFC 864): a random 0-512 characters of the pattern, from a random line. */
+#define DGRAM_MAX_CHARS 512
+
+/* xorshift64*, one state per thread, seeded from the kernel: no lock, no syscall per
+ * datagram. Not cryptographic; it only picks lengths. */
+static uint64_t next_random(void)
+{
+    static _Thread_local uint64_t x;
+    if (x == 0 && (getrandom(&x, sizeof x, GRND_NONBLOCK) != sizeof x || x == 0))
+        x = (uint64_t)time(NULL) | 1;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static long chargen_datagram(const sk_service_conf_t *conf, const void *in, size_t len,
+                             void *out, size_t cap)
+{
+    (void)conf, (void)in, (void)len;
+    uint64_t r = next_random();
+    size_t n = (size_t)(r % (DGRAM_MAX_CHARS + 1));
+    unsigned line = (unsigned)((r >> 32) % RING), col = 0;
+    char *p = out;
+    if (n > cap)
+        n = cap;
+    for (size_t i = 0; i < n; i++) {
+        if (col < LINE)
+            p[i] = (char)(' ' + (line + col) % RING);
+        else
+            p[i] = col == LINE ? '\r' : '\n';
+        if (++col == LINE + 2) {
+            col = 0;
+            line = (line + 1) % RING;
+        }
+    }
+    return (long)n;
+}
+
 const sk_service_t sk_service_chargen = {
     .name = "chargen",
     .summary = "an endless rotating character pattern (RFC 864)",
     .state_size = sizeof(struct chargen),
     .on_data = chargen_data,
     .on_writable = chargen_writable,
+    .on_datagram = chargen_datagram,
 };

@@ -6,20 +6,33 @@
 
 #include "sockit/service.h"
 
-static int daytime_open(sk_session_t *s)
+/* The line for now into out (cap >= 128); returns its length. */
+static size_t daytime_line(char *out, size_t cap)
 {
-    char line[128];
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
-    size_t n = strftime(line, sizeof line, "%A, %B %-d, %Y %H:%M:%S-%Z\r\n", &tm);
-    int r = sk_session_write(s, line, n);
+    return strftime(out, cap, "%A, %B %-d, %Y %H:%M:%S-%Z\r\n", &tm);
+}
+
+static int daytime_open(sk_session_t *s)
+{
+    char line[128];
+    int r = sk_session_write(s, line, daytime_line(line, sizeof line));
     sk_session_close(s);
     return r;
+}
+
+static long daytime_datagram(const sk_service_conf_t *conf, const void *in, size_t len,
+                             void *out, size_t cap)
+{
+    (void)conf, (void)in, (void)len;
+    return (long)daytime_line(out, cap);
 }
 
 const sk_service_t sk_service_daytime = {
     .name = "daytime",
     .summary = "one line with the date and time, then close (RFC 867)",
     .on_open = daytime_open,
+    .on_datagram = daytime_datagram,
 };

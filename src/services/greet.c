@@ -14,8 +14,19 @@ static int greet_open(sk_session_t *s)
     return r;
 }
 
+static long greet_datagram(const sk_service_conf_t *conf, const void *in, size_t len,
+                           void *out, size_t cap)
+{
+    (void)in, (void)len;
+    const char *msg = conf->message ? conf->message : SK_GREET_DEFAULT;
+    size_t n = strlen(msg) < cap ? strlen(msg) : cap;
+    memcpy(out, msg, n);
+    return (long)n;
+}
+
 const sk_service_t sk_service_greet = {
     .name = "greet",
     .summary = "send a message (--message, default \"" SK_GREET_DEFAULT "\"), then close",
     .on_open = greet_open,
+    .on_datagram = greet_datagram,
 };
