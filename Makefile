@@ -37,6 +37,7 @@ run: build
 
 test: build
 	@command -v nc >/dev/null 2>&1 || echo "make test: nc not found: the nc interop tests will be skipped (apt-get install netcat-openbsd)"
+	@command -v socat >/dev/null 2>&1 || echo "make test: socat not found: the socat interop tests will be skipped (apt-get install socat)"
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS)
 
 format:

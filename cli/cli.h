@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "sockit/frame.h"
+
 #define EXIT_USAGE 2
 
 /* One subcommand: its name, entry point, one-line summary and usage synopsis. */
@@ -40,6 +42,14 @@ int cli_parse_seconds(const char *what, const char *text, double min, double max
 /* Parse an integer in [min, max]. Returns 0, or -1 after printing "invalid WHAT 'TEXT'". */
 int cli_parse_int(const char *what, const char *text, long min, long max, long *out);
 
+/* Parse a byte count: digits with an optional K, M or G suffix (KiB, MiB, GiB; "KiB" and
+ * "KB" spellings too); min <= value <= max. Returns 0, or -1 after printing the error. */
+int cli_parse_size(const char *what, const char *text, size_t min, size_t max, size_t *out);
+
+/* Parse --frame TEXT (NULL: raw) with --max-frame max (0: the default) for subcommand cmd.
+ * Returns 0, or -1 after a usage message (exit EXIT_USAGE). */
+int cli_framing(const char *cmd, const char *text, size_t max, sk_framing_t *f);
+
 /* Options of the full-duplex pump between stdin/stdout and a connected socket. */
 struct pump_opts {
     int half_close;   /* on stdin EOF: shutdown(SHUT_WR) the socket */
@@ -53,6 +63,20 @@ struct pump_opts {
  * status (0 when the peer closed cleanly). Does not close sock.
  */
 int cli_pump(int sock, const struct pump_opts *o);
+
+/*
+ * The UDP client: each stdin line (newline included) is one datagram to the connected
+ * socket; replies go to stdout as they arrive; after stdin EOF, exit 0 once `linger`
+ * seconds pass without a reply. Returns the exit status.
+ */
+int cli_udp_client(int sock, const char *peer, double linger);
+
+/*
+ * The pump in messages: each stdin line (without its newline) is encoded as one frame of
+ * *f (eof: all of stdin is one message); each frame received is written to stdout on a
+ * line of its own. EOF rules as cli_pump. Returns the exit status.
+ */
+int cli_frame_pump(int sock, const sk_framing_t *f, const struct pump_opts *o);
 
 /* Subcommands. */
 int cmd_serve(int argc, char **argv);

@@ -15,7 +15,12 @@ static void connect_help(void)
            "Connect over TCP (or to unix:/PATH) and copy stdin to the socket and the socket\n"
            "to stdout, both at once. On stdin EOF the write side is shut down (the peer\n"
            "sees EOF, as with nc -N) and output goes on until the peer closes; then exit 0.\n"
-           "Every address HOST resolves to is tried in turn.\n\n"
+           "HOST's addresses are raced, IPv6 and IPv4 alternating, a new attempt every\n"
+           "250 ms (Happy Eyeballs, RFC 8305): the first to connect wins.\n\n"
+           "With --udp each stdin line (newline included) is sent as one datagram and\n"
+           "every reply is written to stdout as it arrives; after stdin EOF, replies are\n"
+           "awaited until --linger seconds pass without one. With --frame each stdin line\n"
+           "is sent as one message and each message received is printed on its own line.\n\n"
            "Options:\n"
            "  -w, --timeout SEC    give up connecting after SEC seconds (default: the\n"
            "                       system's own TCP timeout)\n"
@@ -23,12 +28,20 @@ static void connect_help(void)
            "                       peer has not closed (as nc -q)\n"
            "      --no-half-close  do not shut down the write side on stdin EOF, for\n"
            "                       servers that close on FIN; stop with Ctrl-C or -q\n"
+           "  -u, --udp            send datagrams (UDP, or a Unix datagram socket)\n"
+           "      --linger SEC     --udp: after stdin EOF, wait for replies until SEC\n"
+           "                       seconds pass without one (default 1)\n"
+           "      --frame F        frame messages as F: line, crlf, fixed:N, len16,\n"
+           "                       len32, eof (stdin is one message, ended by EOF) or raw\n"
+           "      --max-frame N    largest message sent or received (default 1M)\n"
            "  -v, --verbose        print 'Connected to ADDR' on stderr\n"
            "  -h, --help           show this help\n\n"
            "Examples:\n"
            "  printf 'hello\\n' | sockit connect 127.0.0.1 5000\n"
            "  sockit connect localhost:daytime\n"
-           "  sockit connect -w 2 [::1]:5000 < request.bin > reply.bin\n");
+           "  sockit connect -w 2 [::1]:5000 < request.bin > reply.bin\n"
+           "  echo hello | sockit connect --udp 127.0.0.1:5000\n"
+           "  printf 'a\\nb\\n' | sockit connect --frame len32 5000\n");
 }
 
 int cmd_connect(int argc, char **argv)
@@ -36,16 +49,22 @@ int cmd_connect(int argc, char **argv)
     static const struct option longopts[] = {
         {"timeout", required_argument, NULL, 'w'}, {"quit", required_argument, NULL, 'q'},
         {"no-half-close", no_argument, NULL, 'H'}, {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},          {"udp", no_argument, NULL, 'u'},
+        {"linger", required_argument, NULL, 'L'},  {"frame", required_argument, NULL, 'F'},
+        {"max-frame", required_argument, NULL, 'X'}, {NULL, 0, NULL, 0},
     };
     double timeout = SK_TIMEOUT_NONE;
     struct pump_opts po = {.half_close = 1, .quit_after = -1, .peer = NULL};
-    int verbose = 0;
+    int verbose = 0, udp = 0;
+    double linger = 1;
+    const char *frame = NULL;
+    size_t max_frame = 0;
+    sk_framing_t framing;
 
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, ":w:q:vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":w:q:vhu", longopts, NULL)) != -1) {
         switch (c) {
         case 'w':
             if (cli_parse_seconds("timeout", optarg, 0.001, 1e6, &timeout) < 0)
@@ -61,6 +80,20 @@ int cmd_connect(int argc, char **argv)
         case 'v':
             verbose = 1;
             break;
+        case 'u':
+            udp = 1;
+            break;
+        case 'L':
+            if (cli_parse_seconds("linger", optarg, 0, 1e6, &linger) < 0)
+                return EXIT_USAGE;
+            break;
+        case 'F':
+            frame = optarg;
+            break;
+        case 'X':
+            if (cli_parse_size("--max-frame", optarg, 1, SK_FRAME_MAX_LIMIT, &max_frame) < 0)
+                return EXIT_USAGE;
+            break;
         case 'h':
             connect_help();
             return 0;
@@ -73,6 +106,13 @@ int cmd_connect(int argc, char **argv)
         return cli_usage("connect", "missing ADDR");
     if (nargs > 2)
         return cli_usage("connect", "unexpected argument '%s'", argv[optind + 2]);
+    if (cli_framing("connect", frame, max_frame, &framing) < 0)
+        return EXIT_USAGE;
+    if (udp && (frame || max_frame))
+        return cli_usage("connect", "--frame does not apply to --udp: a datagram is already "
+                                    "one message");
+    if (framing.kind == SK_FRAME_EOF && !po.half_close)
+        return cli_usage("connect", "--frame eof needs the half-close that ends the message");
 
     sk_endpoint_t ep;
     char err[SK_ERRLEN];
@@ -83,7 +123,7 @@ int cmd_connect(int argc, char **argv)
         return EXIT_USAGE;
     }
     sk_addr_t peer;
-    int fd = sk_connect_endpoint(&ep, SOCK_STREAM, timeout, &peer, err);
+    int fd = sk_connect_endpoint(&ep, udp ? SOCK_DGRAM : SOCK_STREAM, timeout, &peer, err);
     if (fd < 0) {
         cli_error("%s", err);
         return 1;
@@ -98,7 +138,12 @@ int cmd_connect(int argc, char **argv)
         sk_close(fd);
         return 1;
     }
-    r = cli_pump(fd, &po);
+    if (udp)
+        r = cli_udp_client(fd, as, linger);
+    else if (framing.kind != SK_FRAME_RAW)
+        r = cli_frame_pump(fd, &framing, &po);
+    else
+        r = cli_pump(fd, &po);
     sk_close(fd);
     return r;
 }

@@ -10,14 +10,16 @@
 
 const struct cli_cmd cli_cmds[] = {
     {"serve", cmd_serve, "run a server for a classic service (echo, chargen, ...)",
-     "SERVICE [-l ADDR]... [--model MODEL] [--backlog N] [--message TEXT] [-v]"},
+     "SERVICE [-l ADDR]... [--model MODEL] [--udp] [--frame F] [--max-frame N]\n"
+     "       [--backlog N] [--message TEXT] [-v]"},
     {"connect", cmd_connect, "connect and copy stdin/stdout to the socket, like nc",
-     "[-w SEC] [-q SEC] [--no-half-close] [-v] ADDR | HOST PORT"},
+     "[-w SEC] [-q SEC] [--no-half-close] [--udp [--linger SEC]]\n"
+     "       [--frame F] [--max-frame N] [-v] ADDR | HOST PORT"},
     {"listen", cmd_listen, "accept a client and copy stdin/stdout to it, like nc -l",
      "[-k] [-v] ADDR"},
     {"get", cmd_get, "fetch an http:// URL and write the body to stdout", "[-i] [-v] [-w SEC] URL"},
     {"probe", cmd_probe, "report which TCP ports of a host accept connections, like nc -z",
-     "[-w SEC] [-v] HOST PORTS"},
+     "[-w SEC] [-c N] [--open] [-v] HOST PORTS..."},
     {"resolve", cmd_resolve, "print every address a name resolves to",
      "[-4|-6] NAME [SERVICE]"},
     {"hostname", cmd_hostname, "print this host's name and its fully qualified name", ""},

@@ -36,6 +36,9 @@ static void serve_help(void)
            "Run SERVICE until SIGTERM or SIGINT (Ctrl-C), then exit 0: listeners close at\n"
            "once and open sessions are ended. A second signal exits at once with status 1.\n"
            "chargen keeps streaming after the client's EOF (RFC 864) until it closes.\n"
+           "With --udp every datagram is answered on its own (echo: the datagram back;\n"
+           "chargen: 0-512 random characters; daytime, time, greet: the answer; discard:\n"
+           "nothing), under any model; like inetd, never to a source port below 1024.\n"
            "\nServices:\n");
     for (const sk_service_t *const *s = sk_services(); *s; s++)
         printf("  %-9s %s\n", (*s)->name, (*s)->summary);
@@ -48,6 +51,14 @@ static void serve_help(void)
            "                      process per client\n"
            "  -b, --backlog N     listen(2) backlog, 1-65535 (default SOMAXCONN)\n"
            "      --message TEXT  greet: the bytes to send (default \"%s\")\n"
+           "  -u, --udp           serve datagrams (UDP, or Unix datagram sockets)\n"
+           "      --frame F       echo, discard: work in messages framed as F: line,\n"
+           "                      crlf, fixed:N, len16, len32 (big-endian length prefix),\n"
+           "                      eof (the message ends at the client's EOF) or raw (a\n"
+           "                      byte stream, the default). echo answers each complete\n"
+           "                      frame, framed the same way; a bad frame closes only\n"
+           "                      that client's connection (logged with -v)\n"
+           "      --max-frame N   largest message, in bytes (K/M/G suffixes; default 1M)\n"
            "  -v, --verbose       log 'Listening on ADDR' per listener (with the real port\n"
            "                      when port 0 was asked for) and 'Connection received\n"
            "                      on ADDR' per client, to stderr\n"
@@ -56,7 +67,9 @@ static void serve_help(void)
            "  sockit serve echo                        # localhost:5000\n"
            "  sockit serve greet -l :12345 -v          # the seeds' greeting server\n"
            "  sockit serve echo -l 127.0.0.1:0 -v      # any free port, printed on stderr\n"
-           "  sockit serve daytime -l 5013 -m fork\n",
+           "  sockit serve daytime -l 5013 -m fork\n"
+           "  sockit serve echo --udp -l [::1]:5000      # UDP echo on IPv6 loopback\n"
+           "  sockit serve echo --frame len32 -l unix:/tmp/echo.sock\n",
            SK_GREET_DEFAULT);
 }
 
@@ -66,11 +79,15 @@ int cmd_serve(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"model", required_argument, NULL, 'm'},
         {"backlog", required_argument, NULL, 'b'}, {"message", required_argument, NULL, 'M'},
         {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"udp", no_argument, NULL, 'u'},           {"frame", required_argument, NULL, 'F'},
+        {"max-frame", required_argument, NULL, 'X'}, {NULL, 0, NULL, 0},
     };
     const char *listen[MAX_LISTEN_ARGS];
     size_t nlisten = 0;
     int verbose = 0;
+    const char *frame = NULL;
+    size_t max_frame = 0;
+    sk_framing_t framing;
     sk_server_opts_t o;
     memset(&o, 0, sizeof o);
     o.model = SK_MODEL_THREAD;
@@ -79,7 +96,7 @@ int cmd_serve(int argc, char **argv)
     optind = 1;
     int c;
     long v;
-    while ((c = getopt_long(argc, argv, ":l:m:b:vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":l:m:b:vhu", longopts, NULL)) != -1) {
         switch (c) {
         case 'l':
             if (nlisten == MAX_LISTEN_ARGS)
@@ -103,6 +120,16 @@ int cmd_serve(int argc, char **argv)
         case 'v':
             verbose = 1;
             break;
+        case 'u':
+            o.socktype = SOCK_DGRAM;
+            break;
+        case 'F':
+            frame = optarg;
+            break;
+        case 'X':
+            if (cli_parse_size("--max-frame", optarg, 1, SK_FRAME_MAX_LIMIT, &max_frame) < 0)
+                return EXIT_USAGE;
+            break;
         case 'h':
             serve_help();
             return 0;
@@ -119,6 +146,18 @@ int cmd_serve(int argc, char **argv)
         return cli_usage("serve", "unknown service '%s'", argv[optind]);
     if (o.conf.message && o.service != &sk_service_greet)
         return cli_usage("serve", "--message applies only to the greet service");
+    if (frame || max_frame) {
+        if (cli_framing("serve", frame, max_frame, &framing) < 0)
+            return EXIT_USAGE;
+        if (o.socktype == SOCK_DGRAM)
+            return cli_usage("serve", "--frame does not apply to --udp: a datagram is "
+                                      "already one message");
+        if (!(o.service->flags & SK_SERVICE_FRAMES))
+            return cli_usage("serve", "--frame applies only to echo and discard");
+        o.conf.framing = &framing;
+    }
+    if (o.socktype == SOCK_DGRAM && !o.service->on_datagram)
+        return cli_usage("serve", "%s has no UDP form", o.service->name);
     if (nlisten == 0)
         listen[nlisten++] = "localhost:5000";
     if (verbose) {
@@ -157,7 +196,8 @@ int cmd_serve(int argc, char **argv)
             sk_addr_t a;
             char as[SK_ADDRSTRLEN];
             if (sk_server_listener_addr(srv, i, &a) == 0)
-                fprintf(stderr, "Listening on %s\n", sk_addr_str(&a, as));
+                fprintf(stderr, "Listening on %s%s\n", sk_addr_str(&a, as),
+                        o.socktype == SOCK_DGRAM ? " (udp)" : "");
         }
     }
 

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
+#include "sockit/error.h"
 
 void cli_error(const char *fmt, ...)
 {
@@ -74,5 +76,43 @@ int cli_parse_int(const char *what, const char *text, long min, long max, long *
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+int cli_parse_size(const char *what, const char *text, size_t min, size_t max, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = isdigit((unsigned char)text[0]) ? strtoull(text, &end, 10) : 0;
+    int bad = errno || !isdigit((unsigned char)text[0]);
+    unsigned shift = 0;
+    if (!bad && *end) {
+        const char *units = "kmg";
+        const char *u = strchr(units, tolower((unsigned char)*end));
+        if (!u || !*u || (end[1] && strcasecmp(end + 1, "ib") != 0 && strcasecmp(end + 1, "b")))
+            bad = 1;
+        else
+            shift = 10 * (unsigned)(u - units + 1);
+    }
+    if (!bad && v > (max >> shift))
+        bad = 1;
+    if (!bad)
+        v <<= shift;
+    if (bad || v < min || v > max) {
+        cli_error("invalid %s '%s' (expected %zu to %zu bytes; K, M and G suffixes allowed)",
+                  what, text, min, max);
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
+int cli_framing(const char *cmd, const char *text, size_t max, sk_framing_t *f)
+{
+    char err[SK_ERRLEN];
+    if (sk_framing_parse(f, text ? text : "raw", max, err) < 0) {
+        cli_usage(cmd, "%s", err);
+        return -1;
+    }
     return 0;
 }

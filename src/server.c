@@ -477,13 +477,13 @@ static int accept_some(sk_server_t *s, int lfd)
 static const char *no_reply_reason(const sk_addr_t *from)
 {
     int family = sk_addr_family(from);
-    if (family == AF_UNIX) {
-        char path[SK_ADDRSTRLEN];
-        return sk_addr_host(from, path, sizeof path) == 0 && path[0] == 0
-                   ? "unnamed Unix socket, no reply possible"
-                   : NULL;
-    }
-    return sk_addr_port(from) < 1024 ? "source port below 1024, no reply (loop guard)" : NULL;
+    if (family == AF_INET || family == AF_INET6)
+        return sk_addr_port(from) < 1024 ? "source port below 1024, no reply (loop guard)"
+                                         : NULL;
+    char path[SK_ADDRSTRLEN];
+    if (family == AF_UNIX && sk_addr_host(from, path, sizeof path) == 0 && path[0])
+        return NULL;
+    return "unnamed sender, no reply possible"; /* Linux gives an unbound socket no name */
 }
 
 /* Answer up to DGRAM_BATCH datagrams waiting on fd. */

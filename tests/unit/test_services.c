@@ -395,3 +395,165 @@ TEST(services_lists_all_six)
         T_ASSERT(list[i]->on_open || list[i]->on_data);
     }
 }
+
+/* ---- framed sessions (serve --frame) ---- */
+
+static sk_framing_t framing(const char *text, size_t max)
+{
+    sk_framing_t f;
+    char err[SK_ERRLEN] = "";
+    if (sk_framing_parse(&f, text, max, err) < 0) T_FAIL("sk_framing_parse(%s): %s", text, err);
+    return f;
+}
+
+/* Feed `in` to a framed echo session in pieces of `step` bytes (0: all at once), then EOF.
+ * Returns the first error (0 if none); the output lands in *c. */
+static int framed_echo(const char *ftext, size_t max, const void *in, size_t len, size_t step,
+                       struct capture *c, char *why, size_t whylen)
+{
+    sk_framing_t f = framing(ftext, max);
+    sk_service_conf_t conf = {.framing = &f};
+    sk_session_t *s = open_session(&sk_service_echo, &conf, c);
+    const char *p = in;
+    int r = 0;
+    for (size_t off = 0; off < len && r == 0;) {
+        size_t n = step && step < len - off ? step : len - off;
+        r = sk_session_feed(s, p + off, n);
+        off += n;
+    }
+    if (r == 0) r = sk_session_eof(s);
+    snprintf(why, whylen, "%s", sk_session_error(s));
+    sk_session_free(s);
+    return r;
+}
+
+TEST(framed_echo_is_split_proof)
+{
+    static const char len32[] = "\0\0\0\3abc\0\0\0\0\0\0\0\2\0\xff";
+    struct {
+        const char *framing;
+        const char *in;
+        size_t len;
+    } cases[] = {
+        {"line", "one\ntwo\n\nthree\n", 15},
+        {"crlf", "a\rb\r\nc\nd\r\n\r\n", 12},
+        {"fixed:3", "abcdefghi", 9},
+        {"len16", "\0\2hi\0\0\0\5hello", 13},
+        {"len32", len32, sizeof len32 - 1},
+        {"eof", "all of it\n", 10},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct capture whole = {0};
+        char why[128];
+        T_EQ_INT(framed_echo(cases[i].framing, 0, cases[i].in, cases[i].len, 0, &whole, why,
+                             sizeof why), 0);
+        T_EQ_INT(whole.len, cases[i].len); /* echo re-encodes every frame the same way */
+        T_EQ_MEM(whole.data, cases[i].in, cases[i].len);
+        for (size_t step = 1; step <= 4; step++) {
+            struct capture split = {0};
+            T_EQ_INT(framed_echo(cases[i].framing, 0, cases[i].in, cases[i].len, step, &split,
+                                 why, sizeof why), 0);
+            T_EQ_INT(split.len, whole.len);
+            T_EQ_MEM(split.data, whole.data, whole.len);
+            capture_free(&split);
+        }
+        capture_free(&whole);
+    }
+}
+
+TEST(framed_echo_answers_only_complete_frames)
+{
+    sk_framing_t f = framing("len16", 0);
+    sk_service_conf_t conf = {.framing = &f};
+    struct capture c = {0};
+    sk_session_t *s = open_session(&sk_service_echo, &conf, &c);
+    T_EQ_INT(sk_session_feed(s, "\0\5hel", 5), 0);
+    T_EQ_INT(c.len, 0);
+    T_EQ_INT(sk_session_feed(s, "lo\0", 3), 0);
+    T_EQ_INT(c.len, 7);
+    T_EQ_MEM(c.data, "\0\5hello", 7);
+    T_EQ_INT(c.calls, 1); /* one write per frame */
+    sk_session_free(s);
+    capture_free(&c);
+}
+
+TEST(framed_protocol_errors)
+{
+    struct capture c = {0};
+    char why[128];
+    /* A length over the maximum is refused from the header alone. */
+    T_EQ_INT(framed_echo("len32", 1000, "\xff\xff\xff\xff", 4, 0, &c, why, sizeof why),
+             SK_ETOOBIG);
+    T_EQ_STR(why, "frame over the 1000-byte maximum");
+    T_EQ_INT(c.len, 0);
+    /* A line without its newline past the maximum, however it is split. */
+    char line[1002];
+    memset(line, 'x', sizeof line);
+    T_EQ_INT(framed_echo("line", 1000, line, sizeof line, 7, &c, why, sizeof why), SK_ETOOBIG);
+    /* Exactly max is fine. */
+    line[1000] = '\n';
+    T_EQ_INT(framed_echo("line", 1000, line, 1001, 3, &c, why, sizeof why), 0);
+    T_EQ_INT(c.len, 1001);
+    capture_free(&c);
+    /* A header cut by EOF. */
+    T_EQ_INT(framed_echo("len32", 0, "\0\0\0", 3, 1, &c, why, sizeof why), SK_EEOF);
+    T_EQ_STR(why, "stream ended inside a frame");
+    T_EQ_INT(c.len, 0);
+    capture_free(&c);
+}
+
+TEST(unframed_service_ignores_framing)
+{
+    /* chargen has no SK_SERVICE_FRAMES: a framing in its conf changes nothing. */
+    sk_framing_t f = framing("len32", 0);
+    sk_service_conf_t conf = {.framing = &f};
+    struct capture c = {0};
+    sk_session_t *s = open_session(&sk_service_chargen, &conf, &c);
+    T_EQ_INT(sk_session_feed(s, "\xff\xff\xff\xff", 4), 0);
+    T_EQ_STR(sk_session_error(s), "");
+    sk_session_free(s);
+    capture_free(&c);
+}
+
+/* ---- datagrams (serve --udp) ---- */
+
+TEST(datagram_answers)
+{
+    static char out[SK_DGRAM_MAX];
+    sk_service_conf_t conf = {0};
+    T_EQ_INT(sk_service_echo.on_datagram(&conf, "ping", 4, out, sizeof out), 4);
+    T_EQ_MEM(out, "ping", 4);
+    T_EQ_INT(sk_service_echo.on_datagram(&conf, "", 0, out, sizeof out), 0);
+    T_EQ_INT(sk_service_discard.on_datagram(&conf, "x", 1, out, sizeof out), -1);
+    T_EQ_INT(sk_service_time.on_datagram(&conf, "", 0, out, sizeof out), 4);
+    long n = sk_service_daytime.on_datagram(&conf, "", 0, out, sizeof out);
+    T_GT_INT(n, 20);
+    T_EQ_MEM(out + n - 2, "\r\n", 2);
+    conf.message = "hi there";
+    T_EQ_INT(sk_service_greet.on_datagram(&conf, "", 0, out, sizeof out), 8);
+    T_EQ_MEM(out, "hi there", 8);
+}
+
+TEST(chargen_datagrams_rfc864)
+{
+    static char out[SK_DGRAM_MAX];
+    sk_service_conf_t conf = {0};
+    long min = 1000, max = -1;
+    for (int i = 0; i < 2000; i++) {
+        long n = sk_service_chargen.on_datagram(&conf, "", 0, out, sizeof out);
+        T_GE_INT(n, 0);
+        T_LE_INT(n, 512);
+        for (long j = 0; j < n; j++) {
+            /* printable, or the CR LF that ends a 72-character line */
+            unsigned char ch = (unsigned char)out[j];
+            if (!((ch >= 32 && ch <= 126) || ch == '\r' || ch == '\n'))
+                T_FAIL("datagram %d byte %ld is %u", i, j, ch);
+            if (j > 0 && ch >= 32 && out[j - 1] >= 32 && out[j - 1] != 126)
+                T_EQ_INT(ch, (unsigned char)out[j - 1] + 1); /* the ring, in order */
+        }
+        min = n < min ? n : min;
+        max = n > max ? n : max;
+    }
+    T_LT_INT(min, 50); /* random lengths cover the range */
+    T_GT_INT(max, 460);
+}

@@ -23,6 +23,7 @@
 
 #include "sockit/addr.h"
 #include "sockit/error.h"
+#include "sockit/service.h"
 #include "sockit/sock.h"
 #include "t.h"
 
@@ -1332,6 +1333,70 @@ TEST(connector_state_machine)
     sk_close(fd);
     T_ASSERT(sk_connector_new(&good, 0, SK_HE_DELAY, -1) == NULL);
     sk_close(g);
+}
+
+/* ---- datagrams ---- */
+
+static int udp_socket(sk_addr_t *bound)
+{
+    sk_endpoint_t ep;
+    int fds[1];
+    char err[SK_ERRLEN] = "";
+    T_OK(sk_endpoint_parse(&ep, "127.0.0.1:0", err));
+    if (sk_listen_endpoint(&ep, SOCK_DGRAM, 0, fds, 1, err) != 1) T_FAIL("udp bind: %s", err);
+    T_OK(sk_getsockname(fds[0], bound));
+    return fds[0];
+}
+
+TEST(sendto_recvfrom_datagrams)
+{
+    sk_addr_t a, b, from;
+    int x = udp_socket(&a), y = udp_socket(&b);
+    check_cloexec(x, "udp socket");
+    static char big[SK_DGRAM_MAX], got[SK_DGRAM_MAX + 1];
+    memset(big, 'z', sizeof big);
+    T_EQ_INT(sk_sendto(x, "hello", 5, &b), 5);
+    T_EQ_INT(sk_sendto(x, "", 0, &b), 0);
+    T_EQ_INT(sk_sendto(x, big, sizeof big, &b), SK_DGRAM_MAX);
+    T_OK(sk_settimeout(y, 2.0));
+    T_EQ_INT(sk_recvfrom(y, got, sizeof got, &from), 5);
+    T_EQ_MEM(got, "hello", 5);
+    T_ASSERT(sk_addr_equal(&from, &a));
+    T_EQ_INT(sk_recvfrom(y, got, sizeof got, NULL), 0); /* an empty datagram is a datagram */
+    /* A datagram longer than the buffer: cut, with its real length reported. */
+    T_EQ_INT(sk_recvfrom(y, got, 100, NULL), SK_DGRAM_MAX);
+    sk_close(x);
+    sk_close(y);
+}
+
+TEST(recvfrom_timeout_and_nonblocking)
+{
+    sk_addr_t a;
+    int x = udp_socket(&a);
+    char buf[16];
+    T_OK(sk_settimeout(x, 0.2));
+    double t0 = t_now();
+    T_EQ_INT(sk_recvfrom(x, buf, sizeof buf, NULL), -ETIMEDOUT);
+    T_GE_INT((t_now() - t0) * 1000, 150);
+    T_OK(sk_settimeout(x, 0));
+    T_EQ_INT(sk_recvfrom(x, buf, sizeof buf, NULL), -EAGAIN);
+    sk_close(x);
+}
+
+TEST(udp_connect_endpoint_and_refused)
+{
+    /* connect() on UDP only sets the destination; an ICMP port unreachable comes back as
+     * ECONNREFUSED on the next call. */
+    sk_endpoint_t ep;
+    char err[SK_ERRLEN] = "", text[64];
+    snprintf(text, sizeof text, "127.0.0.1:%d", closed_port());
+    T_OK(sk_endpoint_parse(&ep, text, err));
+    int fd = sk_connect_endpoint(&ep, SOCK_DGRAM, 2.0, NULL, err);
+    T_OK(fd);
+    T_EQ_INT(sk_sendto(fd, "x", 1, NULL), 1);
+    char buf[4];
+    T_EQ_INT(sk_recvfrom(fd, buf, sizeof buf, NULL), -ECONNREFUSED);
+    sk_close(fd);
 }
 
 /* Accept every queued connection after a pause, so that a dropped SYN's retransmission

@@ -1,2 +1,0 @@
-/* udp.c: being written (issue 3). */
-#include "cli.h"
