@@ -42,6 +42,10 @@ int cli_parse_seconds(const char *what, const char *text, double min, double max
 /* Parse an integer in [min, max]. Returns 0, or -1 after printing "invalid WHAT 'TEXT'". */
 int cli_parse_int(const char *what, const char *text, long min, long max, long *out);
 
+/* Write all of p[0..n) to stdout (waiting if it is non-blocking). Returns 0, or -1: a
+ * closed stdout (EPIPE) quietly, as a program killed by SIGPIPE would, else reported. */
+int cli_write_stdout(const void *p, size_t n);
+
 /* Parse a byte count: digits with an optional K, M or G suffix (KiB, MiB, GiB; "KiB" and
  * "KB" spellings too); min <= value <= max. Returns 0, or -1 after printing the error. */
 int cli_parse_size(const char *what, const char *text, size_t min, size_t max, size_t *out);

@@ -304,28 +304,6 @@ static int parse_url(const char *text, struct url *u)
 
 /* ---- I/O ---- */
 
-/* Write all of p[0..n) to stdout. Returns 0, or -1: a closed stdout (EPIPE) quietly, any
- * other failure reported. */
-static int out_write(const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(STDOUT_FILENO, c, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) { /* a non-blocking stdout */
-                struct pollfd pf = {.fd = STDOUT_FILENO, .events = POLLOUT};
-                if (poll(&pf, 1, -1) >= 0 || errno == EINTR) continue;
-            }
-            if (errno != EPIPE) cli_error("write stdout: %s", strerror(errno));
-            return -1;
-        }
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Print "malformed reply from PEER: MESSAGE". Returns -1. */
 static int malformed(const struct get *g, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -434,7 +412,7 @@ static int copy_body(struct get *g, uint64_t n)
         if (a < 0) return -1;
         if (a == 0) return n == UNTIL_EOF ? 0 : 1;
         size_t k = (uint64_t)a < n ? (size_t)a : (size_t)n;
-        if (out_write(g->buf + g->pos, k) < 0) return -1;
+        if (cli_write_stdout(g->buf + g->pos, k) < 0) return -1;
         g->pos += k;
         g->body_bytes += k;
         if (n != UNTIL_EOF) n -= k;
@@ -547,7 +525,7 @@ static int parse_header(const struct get *g, const char *line, size_t n, struct 
 static int show_line(const struct get *g, const char *line, size_t n)
 {
     if (g->verbose) fprintf(stderr, "< %.*s\n", (int)chomp(line, n), line);
-    return g->include ? out_write(line, n) : 0;
+    return g->include ? cli_write_stdout(line, n) : 0;
 }
 
 /* Read the status line and headers of the final reply, skipping 1xx interim replies.

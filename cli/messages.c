@@ -32,25 +32,6 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Write all of p to stdout. Returns 0, or 1 after reporting (quietly for a closed pipe). */
-static int write_stdout(const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(1, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            if (errno != EPIPE)
-                cli_error("write stdout: %s", strerror(errno));
-            return 1;
-        }
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* ---- UDP ---- */
 
 /* Report a failed datagram call. ECONNREFUSED is an ICMP port unreachable from the peer. */
@@ -89,7 +70,7 @@ int cli_udp_client(int sock, const char *peer, double linger)
             ssize_t n = recv(sock, in, sizeof in, MSG_DONTWAIT);
             if (n < 0 && errno != EAGAIN && errno != EINTR)
                 return udp_fail("recv", peer, -errno);
-            if (n >= 0 && write_stdout(in, (size_t)n))
+            if (n >= 0 && cli_write_stdout(in, (size_t)n) < 0)
                 return 1;
             if (n >= 0 && quiet_at >= 0)
                 quiet_at = now_ms() + (int64_t)(linger * 1000);

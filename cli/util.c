@@ -1,5 +1,6 @@
 /* util.c: error reporting and option values for every subcommand (cli.h). */
 #include <ctype.h>
+#include <poll.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "sockit/error.h"
@@ -113,6 +115,29 @@ int cli_framing(const char *cmd, const char *text, size_t max, sk_framing_t *f)
     if (sk_framing_parse(f, text ? text : "raw", max, err) < 0) {
         cli_usage(cmd, "%s", err);
         return -1;
+    }
+    return 0;
+}
+
+int cli_write_stdout(const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(STDOUT_FILENO, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) { /* a non-blocking stdout */
+                struct pollfd pf = {.fd = STDOUT_FILENO, .events = POLLOUT};
+                if (poll(&pf, 1, -1) >= 0 || errno == EINTR)
+                    continue;
+            }
+            if (errno != EPIPE)
+                cli_error("write stdout: %s", strerror(errno));
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
     }
     return 0;
 }
