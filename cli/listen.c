@@ -175,15 +175,15 @@ int cmd_listen(int argc, char **argv)
             r = 1;
             break;
         }
-        sk_addr_str(&peer, as);
-        if (verbose)
-            fprintf(stderr, "Connection received on %s\n", as);
-        if (!keep) { /* nc -l: one client; later ones are refused */
+        if (!keep) { /* nc -l: one client; later ones are refused (before we say so) */
             for (int i = 0; i < n; i++)
                 sk_close(fds[i]);
             n = 0;
             remove_unix_file();
         }
+        sk_addr_str(&peer, as);
+        if (verbose)
+            fprintf(stderr, "Connection received on %s\n", as);
         struct pump_opts po = {.half_close = 1, .quit_after = -1, .peer = as};
         r = sk_settimeout(fd, 0) == 0 ? cli_pump(fd, &po) : 1;
         sk_close(fd);

@@ -31,6 +31,10 @@
 #define FD_HEADROOM 16
 /* Longest port list item quoted back in an error message. */
 #define ITEM_QUOTE_MAX 40
+/* Output is written in batches of at most OUT_MAX bytes; a line never exceeds
+ * OUT_LINE_MAX (a host of SK_HOSTMAX bytes, a port, a state and a short reason). */
+#define OUT_MAX 16384
+#define OUT_LINE_MAX 512
 
 enum port_state { PENDING, OPEN, CLOSED, TIMED_OUT };
 
@@ -102,12 +106,12 @@ static void probe_help(void)
            "Exit status: 0 if any port is open, 1 if none is (or on a runtime error), 2 on\n"
            "a usage error.\n\n"
            "Examples:\n"
-           "  $ sockit probe 127.0.0.1 22,80,5000-5002\n"
-           "  127.0.0.1 22/tcp    open\n"
-           "  127.0.0.1 80/tcp    closed\n"
-           "  127.0.0.1 5000/tcp  open\n"
-           "  ...\n"
-           "  sockit probe --open -w 0.5 -v example.com 1-1024\n",
+           "  $ sockit probe localhost http,4999-5001\n"
+           "  localhost 80/tcp    closed\n"
+           "  localhost 4999/tcp  closed\n"
+           "  localhost 5000/tcp  open\n"
+           "  localhost 5001/tcp  closed\n"
+           "  $ sockit probe --open -w 0.5 -v example.com 1-1024\n",
            CONC_DEFAULT, CONC_MAX);
 }
 
@@ -370,31 +374,41 @@ static int advance(struct probe *p)
     return 0;
 }
 
+/* Format port idx's line into buf[0..cap). Returns its length. */
+static size_t format_line(const struct probe *p, size_t idx, char *buf, size_t cap)
+{
+    const struct result *r = &p->res[idx];
+    char port[16];
+    snprintf(port, sizeof port, "%u/tcp", p->ports[idx]);
+    int n;
+    if (r->state == OPEN)
+        n = snprintf(buf, cap, "%s %-9s open\n", p->host, port);
+    else if (r->state == TIMED_OUT)
+        n = snprintf(buf, cap, "%s %-9s timed-out\n", p->host, port);
+    else if (r->code == -ECONNREFUSED)
+        n = snprintf(buf, cap, "%s %-9s closed\n", p->host, port);
+    else
+        n = snprintf(buf, cap, "%s %-9s closed (%s)\n", p->host, port, sk_strerror(r->code));
+    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
 /* Print every decided port not printed yet that has no undecided port below it.
  * Returns 0, or -1 when stdout failed (reported unless it is a closed pipe). */
 static int emit(struct probe *p)
 {
-    size_t from = p->emitted;
+    char out[OUT_MAX];
+    size_t len = 0;
     for (; p->emitted < p->nports && p->res[p->emitted].state != PENDING; p->emitted++) {
-        const struct result *r = &p->res[p->emitted];
-        if (p->only_open && r->state != OPEN)
+        if (p->only_open && p->res[p->emitted].state != OPEN)
             continue;
-        char port[16];
-        snprintf(port, sizeof port, "%u/tcp", p->ports[p->emitted]);
-        if (r->state == OPEN)
-            printf("%s %-9s open\n", p->host, port);
-        else if (r->state == TIMED_OUT)
-            printf("%s %-9s timed-out\n", p->host, port);
-        else if (r->code == -ECONNREFUSED)
-            printf("%s %-9s closed\n", p->host, port);
-        else
-            printf("%s %-9s closed (%s)\n", p->host, port, sk_strerror(r->code));
+        if (sizeof out - len < OUT_LINE_MAX) {
+            if (cli_write_stdout(out, len) < 0)
+                return -1;
+            len = 0;
+        }
+        len += format_line(p, p->emitted, out + len, OUT_LINE_MAX);
     }
-    if (p->emitted == from || fflush(stdout) == 0)
-        return 0;
-    if (errno != EPIPE)
-        cli_error("write stdout: %s", strerror(errno));
-    return -1;
+    return len ? cli_write_stdout(out, len) : 0;
 }
 
 /* Probe every port. Returns 0 when the loop finished, -1 on a fatal error. */
@@ -474,12 +488,9 @@ static void probe_free(struct probe *p)
 int cmd_probe(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"timeout", required_argument, NULL, 'w'},
-        {"concurrency", required_argument, NULL, 'c'},
-        {"open", no_argument, NULL, 'O'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"timeout", required_argument, NULL, 'w'}, {"concurrency", required_argument, NULL, 'c'},
+        {"open", no_argument, NULL, 'O'},          {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     double timeout = 1.0;
     long conc = CONC_DEFAULT;

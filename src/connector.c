@@ -75,13 +75,15 @@ sk_connector_t *sk_connector_new(const sk_addr_t *addrs, size_t n, double delay,
     return c;
 }
 
-static void finish(sk_connector_t *c, size_t i, int code)
+/* Attempt i failed with `code`: close it; the next attempt is due at once (RFC 8305). */
+static void finish(sk_connector_t *c, size_t i, int code, int64_t now)
 {
     sk_close(c->fds[i]);
     c->fds[i] = -1;
     c->active--;
     c->last_err = code;
     c->last_idx = i;
+    c->next_due = now;
 }
 
 /* A winner: close every other attempt and hand its fd over. */
@@ -91,16 +93,19 @@ static int win(sk_connector_t *c, size_t i, sk_addr_t *peer)
     c->fds[i] = -1;
     c->active--;
     for (size_t j = 0; j < c->next; j++)
-        if (c->fds[j] >= 0)
-            finish(c, j, c->last_err);
+        if (c->fds[j] >= 0) {
+            sk_close(c->fds[j]);
+            c->fds[j] = -1;
+            c->active--;
+        }
     c->next = c->n; /* nothing more starts */
     if (fd == 0) { /* 0 means "in progress" to step()'s caller: move it */
         int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        c->last_err = moved < 0 ? -errno : 0;
+        c->last_idx = i;
         sk_close(fd);
-        if (moved < 0) {
-            c->last_err = -errno;
+        if (moved < 0)
             return c->last_err;
-        }
         fd = moved;
     }
     if (peer)
@@ -129,7 +134,7 @@ static int start(sk_connector_t *c, int64_t now, sk_addr_t *peer, int *won)
         return 1;
     }
     if (r != -EINPROGRESS && r != -EINTR)
-        finish(c, i, r);
+        finish(c, i, r, now);
     return 0;
 }
 
@@ -154,9 +159,9 @@ static int collect(sk_connector_t *c, int64_t now, sk_addr_t *peer)
                 e = errno;
             if (e == 0 && (p[j].revents & POLLOUT))
                 return win(c, i, peer);
-            finish(c, i, e ? -e : -ECONNREFUSED);
+            finish(c, i, e ? -e : -ECONNREFUSED, now);
         } else if (c->timeout_ns >= 0 && now - c->started[i] >= c->timeout_ns) {
-            finish(c, i, -ETIMEDOUT);
+            finish(c, i, -ETIMEDOUT, now);
         }
     }
     return 0;
@@ -166,15 +171,12 @@ int sk_connector_step(sk_connector_t *c, sk_addr_t *peer, char *err)
 {
     int64_t now = sk__now_ns();
     int fd = collect(c, now, peer);
-    if (fd != 0)
-        return fd;
-    while (c->next < c->n && (c->active == 0 || now >= c->next_due)) {
+    while (fd == 0 && c->next < c->n && (c->active == 0 || now >= c->next_due))
         if (start(c, now, peer, &fd))
-            return fd;
-        if (c->active)
-            break; /* in flight: the next waits for the delay */
-    }
-    if (c->active == 0 && c->next >= c->n) {
+            break;
+    if (fd > 0)
+        return fd;
+    if (fd < 0 || (c->active == 0 && c->next >= c->n)) {
         char a[SK_ADDRSTRLEN];
         sk__set_err(err, "connect %s: %s", sk_addr_str(&c->addrs[c->last_idx], a),
                     sk_strerror(c->last_err));

@@ -164,8 +164,7 @@ void sk_decoder_init(sk_decoder_t *d, const sk_framing_t *f)
 
 /* Hand out a frame: payload p[0..n), consumed stream bytes. The caller drops them, so the
  * delimiter search starts afresh. */
-static int emit(sk_decoder_t *d, sk_frame_t *out, const unsigned char *p, size_t n,
-                size_t consumed)
+static int emit(sk_decoder_t *d, sk_frame_t *out, const unsigned char *p, size_t n, size_t consumed)
 {
     out->data = p;
     out->len = n;
@@ -183,8 +182,7 @@ static int next_raw(sk_decoder_t *d, const unsigned char *p, size_t len, sk_fram
 }
 
 /* line: the first "\n" at index <= max ends the frame; none there is a frame too big. */
-static int next_line(sk_decoder_t *d, const unsigned char *p, size_t len, int eof,
-                     sk_frame_t *out)
+static int next_line(sk_decoder_t *d, const unsigned char *p, size_t len, int eof, sk_frame_t *out)
 {
     size_t max = d->f.max;
     size_t window = len < max + 1 ? len : max + 1;
@@ -207,8 +205,7 @@ static int next_line(sk_decoder_t *d, const unsigned char *p, size_t len, int eo
  * that arrives next without rescanning anything: scanned is the first index whose "\n" has
  * not been looked at (index 0 never ends a CRLF: nothing of this frame precedes it).
  */
-static int next_crlf(sk_decoder_t *d, const unsigned char *p, size_t len, int eof,
-                     sk_frame_t *out)
+static int next_crlf(sk_decoder_t *d, const unsigned char *p, size_t len, int eof, sk_frame_t *out)
 {
     size_t max = d->f.max;
     size_t window = len < max + 2 ? len : max + 2;
@@ -232,8 +229,7 @@ static int next_crlf(sk_decoder_t *d, const unsigned char *p, size_t len, int eo
     return 0;
 }
 
-static int next_fixed(sk_decoder_t *d, const unsigned char *p, size_t len, int eof,
-                      sk_frame_t *out)
+static int next_fixed(sk_decoder_t *d, const unsigned char *p, size_t len, int eof, sk_frame_t *out)
 {
     size_t n = d->f.size;
     if (len >= n)
@@ -242,8 +238,8 @@ static int next_fixed(sk_decoder_t *d, const unsigned char *p, size_t len, int e
 }
 
 /* len16, len32: a big-endian prefix of hdr bytes, compared with max before any use. */
-static int next_prefixed(sk_decoder_t *d, const unsigned char *p, size_t len, int eof,
-                         size_t hdr, sk_frame_t *out)
+static int next_prefixed(sk_decoder_t *d, const unsigned char *p, size_t len, int eof, size_t hdr,
+                         sk_frame_t *out)
 {
     if (len < hdr)
         return eof && len > 0 ? SK_EEOF : 0;
@@ -258,8 +254,7 @@ static int next_prefixed(sk_decoder_t *d, const unsigned char *p, size_t len, in
     return emit(d, out, p + hdr, n, need);
 }
 
-static int next_eof(sk_decoder_t *d, const unsigned char *p, size_t len, int eof,
-                    sk_frame_t *out)
+static int next_eof(sk_decoder_t *d, const unsigned char *p, size_t len, int eof, sk_frame_t *out)
 {
     if (d->done)
         return 0;

@@ -481,7 +481,7 @@ static const char *no_reply_reason(const sk_addr_t *from)
         return sk_addr_port(from) < 1024 ? "source port below 1024, no reply (loop guard)"
                                          : NULL;
     char path[SK_ADDRSTRLEN];
-    if (family == AF_UNIX && sk_addr_host(from, path, sizeof path) == 0 && path[0])
+    if (family == AF_UNIX && sk_addr_host(from, path, sizeof path) > 0)
         return NULL;
     return "unnamed sender, no reply possible"; /* Linux gives an unbound socket no name */
 }

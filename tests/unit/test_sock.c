@@ -1309,6 +1309,39 @@ TEST(happy_eyeballs_all_silent_times_out)
     sk_close(l);
 }
 
+/* RFC 8305: a failure while another attempt is pending starts the next at once, not a
+ * delay later. With a 1 s delay: silent at 0, refused at 1, good at 1 (not 2). */
+TEST(happy_eyeballs_failure_starts_the_next_at_once)
+{
+    sk_addr_t silent, good, peer;
+    int l = raw_listener(0, &silent);
+    int cl[8];
+    int n = fill_accept_queue(&silent, cl, 8);
+    if (n < 0) T_SKIP("the kernel accepted 8 connections on a backlog-0 listener: no silent peer");
+    int g = raw_listener(16, &good);
+    sk_addr_t addrs[3] = {silent, loop_addr(AF_INET, closed_port()), good};
+    sk_connector_t *c = sk_connector_new(addrs, 3, 1.0, -1);
+    T_ASSERT(c != NULL);
+    double t0 = t_now();
+    int fd, steps = 0;
+    while ((fd = sk_connector_step(c, &peer, NULL)) == 0 && steps++ < 1000) {
+        struct pollfd p[4];
+        size_t k = sk_connector_pollfds(c, p, 4);
+        poll(p, k, sk_connector_timeout_ms(c));
+    }
+    double dt = t_now() - t0;
+    sk_connector_free(c);
+    T_GT_INT(fd, 0);
+    T_ASSERT(sk_addr_equal(&peer, &good));
+    T_GE_INT(dt * 1000, 900);
+    T_LT_INT(dt * 1000, 1800);
+    sk_close(fd);
+    for (int i = 0; i < n; i++)
+        sk_close(cl[i]);
+    sk_close(g);
+    sk_close(l);
+}
+
 /* The state machine by hand: nothing blocks, the winner is handed over once. */
 TEST(connector_state_machine)
 {
