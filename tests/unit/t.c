@@ -60,7 +60,7 @@ __attribute__((noreturn)) static void end_failed(void)
     _exit(1);
 }
 
-static void vdiag(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static void vdiag(const char *fmt, va_list ap)
 {
     char line[1024];
     vsnprintf(line, sizeof line, fmt, ap);
