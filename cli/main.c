@@ -37,8 +37,9 @@ const struct cli_cmd *cli_find(const char *name)
 static void help(void)
 {
     printf("Usage: sockit COMMAND [OPTIONS] [ARGS]\n\n"
-           "sockit %s: a socket toolkit. Classic servers under three concurrency models,\n"
-           "a netcat-style client, and name lookups.\n\nCommands:\n",
+           "sockit %s: a socket toolkit. Classic servers over TCP, UDP and Unix sockets\n"
+           "under three concurrency models, a netcat-style client and listener, an HTTP\n"
+           "getter, a port prober, and name lookups.\n\nCommands:\n",
            SK_VERSION);
     for (const struct cli_cmd *c = cli_cmds; c->name; c++)
         printf("  %-10s %s\n", c->name, c->summary);
