@@ -1,0 +1,636 @@
+"""sockit serve echo/discard --frame F and sockit connect --frame F, as a black box.
+
+Server side under every model: frames echoed one by one, re-encoded the same way, whatever
+the split of the stream; nothing echoed before a frame is complete; the maximum enforced
+exactly (max passes, max+1 closes the connection, logged), huge length prefixes refused
+at once without waiting for (or allocating) the payload; streams cut inside a frame;
+and a protocol error closing only that client's connection. Client side against a Python
+server that records the bytes, and against sockit serve itself. Usage errors."""
+import re
+import socket
+import struct
+import threading
+import time
+
+import sktest
+from sktest import Case, SOCKIT, connect, each_model, random_bytes, recv_exact, run, serve
+
+SHORT = 0.25  # bounded wait when asserting that nothing arrives
+MAX = 1000
+FRAMINGS = ("line", "crlf", "fixed:7", "len16", "len32")
+
+
+def enc(framing, payload):
+    """The wire form of one frame."""
+    if framing == "line":
+        assert b"\n" not in payload
+        return payload + b"\n"
+    if framing == "crlf":
+        assert b"\r\n" not in payload
+        return payload + b"\r\n"
+    if framing.startswith("fixed:"):
+        assert len(payload) == int(framing[6:])
+        return payload
+    if framing == "len16":
+        return struct.pack(">H", len(payload)) + payload
+    if framing == "len32":
+        return struct.pack(">I", len(payload)) + payload
+    if framing in ("eof", "raw"):
+        return payload
+    raise ValueError(framing)
+
+
+def sample_payloads(framing):
+    """Three payloads valid for `framing`, with awkward bytes where the framing allows."""
+    if framing.startswith("fixed:"):
+        n = int(framing[6:])
+        return [b"A" * n, b"\x00" * n, bytes(range(250, 250 + n)) if n < 6 else b"\r\n\x00" + b"z" * (n - 3)]
+    if framing == "line":
+        return [b"abc", b"", b"\x00\r\xff nul and CR\r"]
+    if framing == "crlf":
+        return [b"a\rb", b"", b"c\nd\r"]  # lone CR and LF are data; "d\r" + "\r\n"
+    return [b"abc", b"", b"\x00\xff\r\n\x00" * 3]
+
+
+def fserve(service, framing, model=None, max_frame=MAX, *extra):
+    args = ["--frame", framing]
+    if max_frame is not None:
+        args += ["--max-frame", str(max_frame)]
+    return serve(service, *(args + list(extra)), model=model)
+
+
+def recv_closed(case, sock, timeout=5.0):
+    """Read until the server closes (EOF or reset), within `timeout`; return what came."""
+    sock.settimeout(timeout)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return data
+        except socket.timeout:
+            case.fail("connection still open after %.1fs (got %r)" % (timeout, data[:60]))
+        if not chunk:
+            return data
+        data += chunk
+        if time.monotonic() > deadline:
+            case.fail("connection still open after %.1fs" % timeout)
+
+
+def assert_nothing(case, sock, wait=SHORT):
+    sock.settimeout(wait)
+    try:
+        data = sock.recv(65536)
+    except socket.timeout:
+        sock.settimeout(sktest.DEFAULT_TIMEOUT)
+        return
+    case.fail("unexpected bytes (or EOF) before the frame was complete: %r" % data[:60])
+
+
+def client(srv):
+    s = connect(srv.port)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def peer_re(sock):
+    return re.escape("127.0.0.1:%d" % sock.getsockname()[1])
+
+
+def rss_kb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+@each_model
+class FramedEcho(Case):
+    def stopped_cleanly(self, srv):
+        self.assertIsNone(srv.proc.poll(), "server exited early; log: %r" % srv.log_lines)
+        self.assertEqual(srv.stop(), 0, "exit status after SIGTERM; log: %r" % srv.log_lines)
+
+    def each_three_frames_one_write(self, model):
+        """3 frames in one write come back as 3 frames, re-encoded the same way"""
+        for f in FRAMINGS:
+            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+                wire = b"".join(enc(f, p) for p in sample_payloads(f))
+                with client(srv) as s:
+                    s.sendall(wire)
+                    self.assertSameBytes(recv_exact(s, len(wire)), wire, f)
+                    # a second batch on the same connection, then a clean end
+                    s.sendall(wire)
+                    self.assertSameBytes(recv_exact(s, len(wire)), wire, f)
+                    s.shutdown(socket.SHUT_WR)
+                    self.assertEqual(recv_closed(self, s), b"", "bytes after the echoes")
+                self.stopped_cleanly(srv)
+
+    def each_one_byte_writes(self, model):
+        """1 frame sent one byte at a time comes back once, complete, and nothing is
+        echoed before its last byte"""
+        for f in FRAMINGS:
+            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+                payload = b"0123456" if f.startswith("fixed") else b"pay\x00load\r"
+                wire = enc(f, payload)
+                with client(srv) as s:
+                    for b in wire[:-1]:
+                        s.sendall(bytes([b]))
+                    assert_nothing(self, s)
+                    s.sendall(wire[-1:])
+                    self.assertSameBytes(recv_exact(s, len(wire)), wire, f)
+                    s.shutdown(socket.SHUT_WR)
+                    self.assertEqual(recv_closed(self, s), b"")
+                self.stopped_cleanly(srv)
+
+    def each_split_header(self, model):
+        """a length header split across writes, the next frame's header glued to the end
+        of a payload: every split yields the same frames"""
+        for f in ("len16", "len32"):
+            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+                frames = [b"first", b"", b"x" * 300, b"last"]
+                wire = b"".join(enc(f, p) for p in frames)
+                with client(srv) as s:
+                    # header byte 1 | header rest + part of payload | ... odd cuts
+                    cuts = [1, 3, 8, 9, 10, 11, 200, len(wire) - 2, len(wire)]
+                    prev = 0
+                    for c in cuts:
+                        s.sendall(wire[prev:c])
+                        prev = c
+                        time.sleep(0.01)  # let the pieces arrive as separate reads
+                    self.assertSameBytes(recv_exact(s, len(wire)), wire, f)
+                    s.shutdown(socket.SHUT_WR)
+                    self.assertEqual(recv_closed(self, s), b"")
+                self.stopped_cleanly(srv)
+
+    def each_max_and_over(self, model):
+        """--max-frame 1000: payloads of 0 and 1000 bytes pass; 1001 closes the connection
+        and -v logs 'Closing ADDR: frame over the 1000-byte maximum'"""
+        for f in ("line", "crlf", "len16", "len32", "eof"):
+            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+                ok = [b"", b"m" * MAX] if f != "eof" else [b"m" * MAX]
+                for p in ok:
+                    with client(srv) as s:
+                        s.sendall(enc(f, p))
+                        if f == "eof":
+                            s.shutdown(socket.SHUT_WR)
+                        self.assertSameBytes(recv_exact(s, len(enc(f, p))), enc(f, p), f)
+                with client(srv) as s:
+                    big = b"o" * (MAX + 1)
+                    s.sendall(enc(f, big)[:MAX + 1] if f != "len16" and f != "len32"
+                              else enc(f, big))
+                    if f == "eof":
+                        s.shutdown(socket.SHUT_WR)
+                    got = recv_closed(self, s)
+                    self.assertEqual(got, b"", "an oversize frame was echoed (%d bytes)" % len(got))
+                    srv.wait_log(r"Closing %s: frame over the 1000-byte maximum" % peer_re(s))
+                self.stopped_cleanly(srv)
+
+    def each_delimiter_late_at_the_limit(self, model):
+        """crlf: a 1000-byte payload, its CR in the same write and its LF in the next, is
+        a valid max-size frame, not over the maximum; line: 1000 bytes, then the LF"""
+        for f, first, rest in (("crlf", b"c" * MAX + b"\r", b"\n"),
+                               ("line", b"l" * MAX, b"\n")):
+            with self.subTest(framing=f), fserve("echo", f, model) as srv, client(srv) as s:
+                s.sendall(first)
+                assert_nothing(self, s)
+                s.sendall(rest)
+                self.assertSameBytes(recv_exact(s, len(first + rest)), first + rest)
+                s.shutdown(socket.SHUT_WR)
+                self.assertEqual(recv_closed(self, s), b"")
+
+    def each_len_header_over_max_closes_at_once(self, model):
+        """a length prefix over the maximum closes the connection as soon as the header is
+        seen, without waiting for the payload"""
+        for f, hdr in (("len16", struct.pack(">H", MAX + 1)), ("len32", struct.pack(">I", MAX + 1)),
+                       ("len16", b"\xff\xff")):
+            with self.subTest(framing=f, header=hdr), fserve("echo", f, model) as srv:
+                with client(srv) as s:
+                    s.sendall(hdr)  # and no payload
+                    self.assertEqual(recv_closed(self, s, timeout=5), b"")
+                    srv.wait_log(r"Closing %s: frame over the 1000-byte maximum" % peer_re(s))
+                self.stopped_cleanly(srv)
+
+    def each_len32_ffffffff(self, model):
+        """len32 header 0xFFFFFFFF (default 1 MiB maximum): closed at once and logged; the
+        server neither waits for 4 GiB nor grows its memory; it goes on serving"""
+        with fserve("echo", "len32", model, None) as srv:
+            before = rss_kb(srv.proc.pid)
+            with client(srv) as s:
+                s.sendall(b"\xff\xff\xff\xff" + b"z" * 100)
+                self.assertEqual(recv_closed(self, s, timeout=5), b"")
+                srv.wait_log(r"Closing %s: frame over the 1048576-byte maximum" % peer_re(s))
+            after = rss_kb(srv.proc.pid)
+            if before is not None and after is not None:
+                self.assertLess(after - before, 32 * 1024, "RSS grew %d kB -> %d kB" % (before, after))
+            with client(srv) as s:
+                s.sendall(enc("len32", b"still ok"))
+                self.assertEqual(recv_exact(s, 12), enc("len32", b"still ok"))
+            self.stopped_cleanly(srv)
+
+    def each_cut_inside_frame(self, model):
+        """EOF inside a frame (a 3-byte len32 header; half a fixed frame; a len16 payload
+        cut short) closes the connection, logged as 'stream ended inside a frame'; the
+        complete frames before it are echoed"""
+        cases = [("len32", b"\x00\x00\x00", b""),
+                 ("fixed:7", b"1234567abc", b"1234567"),
+                 ("len16", enc("len16", b"ok") + b"\x00\x05ab", enc("len16", b"ok"))]
+        for f, sent, want in cases:
+            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+                with client(srv) as s:
+                    s.sendall(sent)
+                    s.shutdown(socket.SHUT_WR)
+                    self.assertEqual(recv_closed(self, s), want)
+                    srv.wait_log(r"Closing %s: stream ended inside a frame" % peer_re(s))
+                self.stopped_cleanly(srv)
+
+    def each_garbage_payloads(self, model):
+        """random binary payloads (NULs, 0xFF, CR, LF) echo exactly in len16/len32/fixed"""
+        for f in ("len16", "len32", "fixed:512"):
+            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+                frames = [random_bytes(512, seed=i) for i in range(20)]
+                wire = b"".join(enc(f, p) for p in frames)
+                with client(srv) as s:
+                    got = sktest.exchange(s, wire)
+                self.assertSameBytes(got, wire, f)
+                self.stopped_cleanly(srv)
+
+    def each_line_all_bytes_but_newline(self, model):
+        """line: every byte value but LF is payload; crlf: lone CR and LF are payload"""
+        with fserve("echo", "line", model) as srv, client(srv) as s:
+            p = bytes(b for b in range(256) if b != 10)
+            self.assertSameBytes(sktest.exchange(s, p + b"\n" + p + b"\n"), p + b"\n" + p + b"\n")
+        with fserve("echo", "crlf", model) as srv, client(srv) as s:
+            wire = b"\r\r\n" + b"\n\n\r\n" + b"\n\r\r\n" + b"\r\n"
+            self.assertSameBytes(sktest.exchange(s, wire), wire)
+
+    def each_line_unterminated_at_eof(self, model):
+        """line: a final unterminated line at EOF is echoed with '\\n' appended; crlf with
+        '\\r\\n'"""
+        for f, sent, want in (("line", b"a\nlast", b"a\nlast\n"),
+                              ("crlf", b"a\r\nlast\r", b"a\r\nlast\r\r\n")):
+            with self.subTest(framing=f), fserve("echo", f, model) as srv, client(srv) as s:
+                self.assertSameBytes(sktest.exchange(s, sent), want, f)
+
+    def each_eof_framing(self, model):
+        """eof: the message is echoed only after the client's shutdown(SHUT_WR), whole,
+        then the server closes; an empty message gives nothing and a close"""
+        with fserve("echo", "eof", model) as srv:
+            with client(srv) as s:
+                parts = [b"part one\n", b"\x00\xff", b"part three"]
+                for p in parts:
+                    s.sendall(p)
+                assert_nothing(self, s)
+                s.shutdown(socket.SHUT_WR)
+                self.assertSameBytes(recv_closed(self, s), b"".join(parts))
+            with client(srv) as s:
+                s.shutdown(socket.SHUT_WR)
+                self.assertEqual(recv_closed(self, s), b"")
+            self.stopped_cleanly(srv)
+
+    def each_fixed_stream(self, model):
+        """fixed:N: 3N bytes in one write give 3 echoes of N; 3N+2 then EOF gives the 3
+        and a close"""
+        with fserve("echo", "fixed:5", model) as srv:
+            with client(srv) as s:
+                s.sendall(b"aaaaabbbbbccccc")
+                self.assertEqual(recv_exact(s, 15), b"aaaaabbbbbccccc")
+                s.sendall(b"dd")
+                assert_nothing(self, s)
+                s.sendall(b"ddd")
+                self.assertEqual(recv_exact(s, 5), b"ddddd")
+            self.stopped_cleanly(srv)
+
+    def each_hostile_client_isolated(self, model):
+        """a protocol error closes that connection only: a well-behaved client of the
+        same server keeps getting exactly its own frames"""
+        f = "len32"
+        with fserve("echo", f, model) as srv:
+            def hostile(payload, shut=False):
+                with client(srv) as h:
+                    h.sendall(payload)
+                    if shut:
+                        h.shutdown(socket.SHUT_WR)
+                    self.assertEqual(recv_closed(self, h), b"")
+                    srv.wait_log(r"Closing %s: " % peer_re(h))
+
+            if model == "iterative":  # one client at a time: hostile first, then good
+                hostile(b"\xff\xff\xff\xff")
+                hostile(struct.pack(">I", MAX + 1))
+                with client(srv) as g:
+                    for i in range(5):
+                        m = enc(f, b"good %d" % i)
+                        g.sendall(m)
+                        self.assertEqual(recv_exact(g, len(m)), m)
+            else:
+                with client(srv) as g:
+                    g.sendall(enc(f, b"before"))
+                    self.assertEqual(recv_exact(g, 10), enc(f, b"before"))
+                    g.sendall(struct.pack(">I", 8) + b"half")  # a frame in flight meanwhile
+                    hostile(b"\xff\xff\xff\xff")
+                    hostile(struct.pack(">I", MAX + 1) + b"x" * 50)
+                    hostile(b"\x00\x00", shut=True)  # then EOF: cut inside the header
+                    g.sendall(b"done")
+                    self.assertEqual(recv_exact(g, 12), struct.pack(">I", 8) + b"halfdone")
+                    g.sendall(enc(f, b"after"))
+                    self.assertEqual(recv_exact(g, 9), enc(f, b"after"))
+                    g.shutdown(socket.SHUT_WR)
+                    self.assertEqual(recv_closed(self, g), b"")
+            self.stopped_cleanly(srv)
+
+    def each_many_small_frames(self, model):
+        """2000 pipelined frames in one write (and a max-size frame fed in 7-byte pieces)
+        come back exactly"""
+        for f in ("len16", "line", "crlf"):
+            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+                frames = [b"%d" % i for i in range(2000)]
+                wire = b"".join(enc(f, p) for p in frames)
+                with client(srv) as s:
+                    self.assertSameBytes(sktest.exchange(s, wire), wire, f)
+                with client(srv) as s:
+                    big = enc(f, b"q" * MAX)
+                    for i in range(0, len(big) - 7, 7):
+                        s.sendall(big[i:i + 7])
+                    assert_nothing(self, s, 0.1)
+                    s.sendall(big[i + 7:])
+                    self.assertSameBytes(recv_exact(s, len(big)), big, f)
+                self.stopped_cleanly(srv)
+
+    def each_stop_with_partial_frame(self, model):
+        """SIGTERM while a client holds half a frame: the server still exits 0 promptly"""
+        with fserve("echo", "len32", model) as srv:
+            with client(srv) as s:
+                s.sendall(struct.pack(">I", 500) + b"half")
+                srv.wait_log(r"Connection received on %s" % peer_re(s))
+                t0 = time.monotonic()
+                self.assertEqual(srv.stop(), 0, srv.log_lines)
+                self.assertLess(time.monotonic() - t0, 5)
+                self.assertEqual(recv_closed(self, s), b"")
+
+    def each_discard_len32(self, model):
+        """discard --frame len32: valid frames get nothing back; an oversize frame closes
+        the connection (logged)"""
+        with fserve("discard", "len32", model) as srv:
+            with client(srv) as s:
+                s.sendall(enc("len32", b"x" * 100) * 5 + enc("len32", b""))
+                s.shutdown(socket.SHUT_WR)
+                self.assertEqual(recv_closed(self, s), b"")
+            self.assertFalse(any("Closing" in l for l in srv.log_lines), srv.log_lines)
+            with client(srv) as s:
+                s.sendall(enc("len32", b"fine") + struct.pack(">I", MAX + 1))
+                self.assertEqual(recv_closed(self, s), b"")
+                srv.wait_log(r"Closing %s: frame over the 1000-byte maximum" % peer_re(s))
+            self.stopped_cleanly(srv)
+
+
+class FramingOptions(Case):
+    def test_raw_and_default_unchanged(self):
+        """no --frame and --frame raw: a plain byte stream, echoed as it comes"""
+        for args in ([], ["--frame", "raw"], ["--frame", "raw", "--max-frame", "10"]):
+            with self.subTest(args=args), serve("echo", *args) as srv, client(srv) as s:
+                s.sendall(b"no newline")
+                self.assertEqual(recv_exact(s, 10), b"no newline")  # not held back
+                payload = random_bytes(100000, seed=9)  # far over any --max-frame given
+                self.assertSameBytes(sktest.exchange(s, payload), payload)
+
+    def test_usage_errors(self):
+        """bad framings and maxima: exit 2 with a clear message"""
+        cases = [
+            (["echo", "--frame", "bogus"], "unknown framing 'bogus'"),
+            (["echo", "--frame", "fixed:0"], "fixed:0"),
+            (["echo", "--frame", "fixed:abc"], "fixed:abc"),
+            (["echo", "--frame", "fixed:"], "fixed:"),
+            (["echo", "--frame", "fixed:-1"], "fixed:-1"),
+            (["echo", "--frame", "fixed:2000", "--max-frame", "1000"], "fixed:2000"),
+            (["echo", "--frame", ""], "framing"),
+            (["echo", "--frame", "LINE"], "LINE"),
+            (["echo", "--frame", "line", "--max-frame", "0"], "--max-frame"),
+            (["echo", "--frame", "line", "--max-frame", "2G"], "--max-frame"),
+            (["echo", "--frame", "line", "--max-frame", "1073741825"], "--max-frame"),
+            (["echo", "--frame", "line", "--max-frame", "-5"], "--max-frame"),
+            (["echo", "--frame", "line", "--max-frame", "10X"], "--max-frame"),
+            (["echo", "--frame", "line", "--max-frame", "99999999999999999999999"], "--max-frame"),
+            (["chargen", "--frame", "line"], "echo and discard"),
+            (["daytime", "--frame", "len32"], "echo and discard"),
+            (["echo", "--frame", "line", "--udp"], "udp"),
+            (["echo", "--frame"], "frame"),
+        ]
+        for argv, key in cases:
+            with self.subTest(argv=argv):
+                r = run([SOCKIT, "serve"] + argv + ["-l", "127.0.0.1:0"], timeout=10)
+                self.assertEqual(r.returncode, 2, (argv, r.stderr))
+                self.assertIn(key.encode(), r.stderr)
+                self.assertTrue(r.stderr.startswith(b"sockit: "), r.stderr)
+
+    def test_max_frame_suffixes(self):
+        """--max-frame 64K is 65536 bytes: a 65536-byte line passes, 65537 closes"""
+        with serve("echo", "--frame", "line", "--max-frame", "64K") as srv:
+            with client(srv) as s:
+                p = b"k" * 65536 + b"\n"
+                self.assertSameBytes(sktest.exchange(s, p), p)
+            with client(srv) as s:
+                s.sendall(b"k" * 65537)
+                self.assertEqual(recv_closed(self, s), b"")
+                srv.wait_log(r"frame over the 65536-byte maximum")
+        for text in ("1k", "1M", "1G", "1KiB", "2m"):
+            with self.subTest(text=text), serve("echo", "--frame", "len32", "--max-frame", text):
+                pass  # it starts (Server raises if "Listening on" never comes)
+
+    def test_len16_default_max(self):
+        """len16 with the default maximum: a 65535-byte payload (the largest a 2-byte
+        header can say) echoes whole"""
+        with serve("echo", "--frame", "len16") as srv, client(srv) as s:
+            p = enc("len16", random_bytes(65535, seed=16))
+            self.assertSameBytes(sktest.exchange(s, p), p)
+
+
+class PyServer:
+    """A one-connection TCP server in a thread: records every byte until the client's EOF,
+    then sends `reply` (a list of chunks, sent with short pauses so they arrive as
+    separate reads) and closes."""
+
+    def __init__(self, reply=(), wait_eof=True):
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        self.ls.settimeout(sktest.DEFAULT_TIMEOUT)
+        self.port = self.ls.getsockname()[1]
+        self.reply = list(reply)
+        self.wait_eof = wait_eof
+        self.got = b""
+        self.err = None
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        try:
+            c, _ = self.ls.accept()
+            with c:
+                c.settimeout(sktest.DEFAULT_TIMEOUT)
+                if self.wait_eof:
+                    self.got = sktest.recv_until_eof(c)
+                for chunk in self.reply:
+                    c.sendall(chunk)
+                    time.sleep(0.02)
+        except OSError as e:
+            self.err = e
+        finally:
+            self.ls.close()
+
+    def join(self):
+        self.t.join(sktest.DEFAULT_TIMEOUT)
+        return self.got
+
+
+def sk_connect(port, framing, stdin, *extra, timeout=15):
+    return run([SOCKIT, "connect", "--frame", framing] + list(extra) + ["127.0.0.1:%d" % port],
+               input=stdin, timeout=timeout)
+
+
+class ConnectFrame(Case):
+    def test_wire_bytes_and_stdout(self):
+        """each stdin line is one frame on the wire (headers and delimiters exact); each
+        frame received, split across writes or empty, is printed on its own line"""
+        for f in ("line", "crlf", "fixed:3", "len16", "len32"):
+            with self.subTest(framing=f):
+                if f == "fixed:3":
+                    lines, frames = [b"abc", b"d\re", b"\x00\x01\x02"], [b"one", b"two", b"\x00z\r"]
+                else:
+                    lines = [b"first", b"", b"tab\there \x00 nul", b"last"]
+                    frames = [b"one", b"", b"three\r", b"x" * 3000]
+                wire = b"".join(enc(f, p) for p in frames)
+                # split the reply: inside the first header/payload, between frames
+                chunks = [wire[:1], wire[1:5], wire[5:6], wire[6:]]
+                ps = PyServer(chunks)
+                r = sk_connect(ps.port, f, b"\n".join(lines) + b"\n")
+                got = ps.join()
+                self.assertEqual(got, b"".join(enc(f, l) for l in lines), "wire bytes")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertSameBytes(r.stdout, b"".join(p + b"\n" for p in frames), "stdout")
+
+    def test_large_pipelines(self):
+        """200000 lines through --frame line, and 50 frames of 100 KB through len32,
+        against sockit serve echo: exact, no deadlock between the two directions"""
+        for f, stdin in (("line", b"".join(b"line %d\n" % i for i in range(200000))),
+                         ("len32", (b"x" * 100000 + b"\n") * 50)):
+            with self.subTest(framing=f), serve("echo", "--frame", f) as srv:
+                r = sk_connect(srv.port, f, stdin, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertSameBytes(r.stdout, stdin, f)
+
+    def test_max_size_frame_received(self):
+        """a frame of exactly the default maximum (1 MiB) from the server is printed whole"""
+        p = random_bytes(1 << 20, seed=20).replace(b"\n", b"-")
+        ps = PyServer([enc("len32", p)[:3], enc("len32", p)[3:]])
+        r = sk_connect(ps.port, "len32", b"")
+        ps.join()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertSameBytes(r.stdout, p + b"\n")
+
+    def test_unterminated_last_stdin_line(self):
+        """a last stdin line without a newline is still sent as a frame at EOF"""
+        ps = PyServer()
+        r = sk_connect(ps.port, "len32", b"a\nb")
+        self.assertEqual(ps.join(), enc("len32", b"a") + enc("len32", b"b"))
+        self.assertEqual((r.returncode, r.stdout), (0, b""), r.stderr)
+
+    def test_round_trip_every_framing(self):
+        """against sockit serve echo --frame F: what goes in comes out, line by line"""
+        for f in ("line", "crlf", "fixed:5", "len16", "len32", "raw"):
+            with self.subTest(framing=f), serve("echo", "--frame", f) as srv:
+                if f == "fixed:5":
+                    stdin = b"alpha\nbeta!\n\x00\x00\x00\x00\x00\n"
+                else:
+                    stdin = b"alpha\nbeta\n\ngamma \x00\xff\r\n" + b"L" * 5000 + b"\n"
+                r = sk_connect(srv.port, f, stdin)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                # crlf: the line "gamma ...\r" is the payload, sent as "...\r\r\n" and
+                # printed back as "...\r\n": stdout equals stdin for every framing
+                self.assertSameBytes(r.stdout, stdin, f)
+
+    def test_eof_framing(self):
+        """--frame eof: all of stdin is one message, ended by the half-close; the reply
+        (everything until the server closes) is printed as one line"""
+        stdin = b"line one\nline two\n\x00\n"
+        ps = PyServer([b"rep", b"ly\nwith newline"])
+        r = sk_connect(ps.port, "eof", stdin)
+        self.assertEqual(ps.join(), stdin)
+        self.assertEqual((r.returncode, r.stdout), (0, b"reply\nwith newline\n"), r.stderr)
+        with serve("echo", "--frame", "eof") as srv:
+            r = sk_connect(srv.port, "eof", stdin)
+            self.assertEqual((r.returncode, r.stdout), (0, stdin + b"\n"), r.stderr)
+
+    def test_fixed_wrong_length_warns_and_continues(self):
+        """--frame fixed:4: a stdin line of the wrong length is reported (naming the line)
+        and not sent; the others are"""
+        ps = PyServer()
+        r = sk_connect(ps.port, "fixed:4", b"good\ntoo long\nabcd\nxy\n1234\n")
+        self.assertEqual(ps.join(), b"goodabcd1234")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"line 2", r.stderr)
+        self.assertIn(b"line 4", r.stderr)
+        self.assertNotIn(b"line 3", r.stderr)
+
+    def test_oversize_frame_from_server(self):
+        """a server sending a frame over --max-frame: exit 1, a clear error; the maximum
+        itself passes"""
+        ps = PyServer([struct.pack(">I", 10) + b"0123456789"])
+        r = sk_connect(ps.port, "len32", b"", "--max-frame", "10")
+        ps.join()
+        self.assertEqual((r.returncode, r.stdout), (0, b"0123456789\n"), r.stderr)
+
+        ps = PyServer([struct.pack(">I", 11) + b"0123456789A"])
+        r = sk_connect(ps.port, "len32", b"", "--max-frame", "10")
+        ps.join()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"maximum", r.stderr)
+
+        ps = PyServer([b"\xff\xff\xff\xff"])  # default 1 MiB maximum: refused at once
+        t0 = time.monotonic()
+        r = sk_connect(ps.port, "len32", b"")
+        ps.join()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"maximum", r.stderr)
+        self.assertLess(time.monotonic() - t0, 5)
+
+        ps = PyServer([b"x" * 11])  # line: 11 bytes and no newline over a 10-byte max
+        r = sk_connect(ps.port, "line", b"", "--max-frame", "10")
+        ps.join()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"maximum", r.stderr)
+
+    def test_server_closes_inside_frame(self):
+        """the server closing inside a frame: exit 1, 'ended inside a frame'"""
+        ps = PyServer([enc("len16", b"whole") + b"\x00\x09part"])
+        r = sk_connect(ps.port, "len16", b"")
+        ps.join()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stdout, b"whole\n")
+        self.assertIn(b"inside a frame", r.stderr)
+
+    def test_stdin_line_over_max(self):
+        """a stdin line over --max-frame: exit 1 with a message naming --max-frame"""
+        ps = PyServer()
+        r = sk_connect(ps.port, "len32", b"short\n" + b"L" * 11 + b"\n", "--max-frame", "10")
+        ps.join()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"max", r.stderr)
+
+    def test_usage_errors(self):
+        """connect --frame bogus / fixed:0 / --max-frame 0 / eof with --no-half-close: 2"""
+        for extra, key in ((["--frame", "bogus"], b"bogus"), (["--frame", "fixed:0"], b"fixed:0"),
+                           (["--frame", "line", "--max-frame", "0"], b"--max-frame"),
+                           (["--frame", "line", "--max-frame", "2G"], b"--max-frame"),
+                           (["--frame", "eof", "--no-half-close"], b"half-close")):
+            with self.subTest(extra=extra):
+                r = run([SOCKIT, "connect"] + extra + ["127.0.0.1:9"], input=b"")
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(key, r.stderr)
+
+
+if __name__ == "__main__":
+    sktest.main()
