@@ -18,13 +18,11 @@
 #include "sockit/error.h"
 
 /* Longest piece of user text quoted in an error message. */
-#define QUOTE_MAX 64
 
-/* Copy user text for an error message: at most QUOTE_MAX bytes, control bytes as '?'. */
-static const char *quote(const char *s, char out[QUOTE_MAX + 4])
+const char *sk__quote(const char *s, char out[SK__QUOTE_MAX + 4])
 {
     size_t i = 0;
-    for (; s[i] && i < QUOTE_MAX; i++)
+    for (; s[i] && i < SK__QUOTE_MAX; i++)
         out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
     if (s[i])
         memcpy(out + i, "...", 4);
@@ -46,8 +44,8 @@ void sk__set_err(char *err, const char *fmt, ...)
 /* Report malformed text: "WHAT 'TEXT'" with an optional hint after a colon. */
 static int bad(char *err, int code, const char *what, const char *text, const char *hint)
 {
-    char q[QUOTE_MAX + 4];
-    sk__set_err(err, "%s '%s'%s%s", what, quote(text, q), hint ? ": " : "", hint ? hint : "");
+    char q[SK__QUOTE_MAX + 4];
+    sk__set_err(err, "%s '%s'%s%s", what, sk__quote(text, q), hint ? ": " : "", hint ? hint : "");
     return code;
 }
 
@@ -141,8 +139,8 @@ static int set_host(sk_endpoint_t *ep, const char *host, size_t n, const char *t
         if (strchr(h, ':') && valid_ipv6(h)) {
             ep->family = AF_INET6;
         } else {
-            char q[QUOTE_MAX + 4];
-            sk__set_err(err, "invalid host name '%s'", quote(h, q));
+            char q[SK__QUOTE_MAX + 4];
+            sk__set_err(err, "invalid host name '%s'", sk__quote(h, q));
             return SK_EBADADDR;
         }
     }
@@ -171,8 +169,8 @@ int sk_endpoint_parse(sk_endpoint_t *ep, const char *text, char *err)
         memcpy(ep->host, text + 1, n);
         ep->host[n] = '\0';
         if (!valid_ipv6(ep->host)) {
-            char q[QUOTE_MAX + 4];
-            sk__set_err(err, "invalid IPv6 address '%s'", quote(ep->host, q));
+            char q[SK__QUOTE_MAX + 4];
+            sk__set_err(err, "invalid IPv6 address '%s'", sk__quote(ep->host, q));
             return SK_EBADADDR;
         }
         ep->family = AF_INET6;
@@ -271,8 +269,8 @@ static int unix_addr(sk_addr_t *a, const sk_endpoint_t *ep)
 static int gai_fail(int gai, const char *host, char *err)
 {
     int code = gai == EAI_SYSTEM ? (errno ? -errno : -EIO) : sk_eai(gai);
-    char q[QUOTE_MAX + 4];
-    sk__set_err(err, "resolve %s: %s", quote(host, q), sk_strerror(code));
+    char q[SK__QUOTE_MAX + 4];
+    sk__set_err(err, "resolve %s: %s", sk__quote(host, q), sk_strerror(code));
     return code;
 }
 
@@ -328,8 +326,8 @@ int sk_getaddrinfo(sk_addrlist_t *out, const char *host, const char *service, in
     freeaddrinfo(res);
     if (out->n == 0) {
         sk_addrlist_free(out);
-        char q[QUOTE_MAX + 4];
-        sk__set_err(err, "resolve %s: %s", quote(host, q), sk_strerror(SK_ENOADDR));
+        char q[SK__QUOTE_MAX + 4];
+        sk__set_err(err, "resolve %s: %s", sk__quote(host, q), sk_strerror(SK_ENOADDR));
         return SK_ENOADDR;
     }
     return (int)out->n;
@@ -564,8 +562,8 @@ int sk_gethostbyname(const char *name, char *buf, size_t len, char *err)
     }
     sk_addrlist_free(&list);
     if (r == SK_ENOADDR) {
-        char q[QUOTE_MAX + 4];
-        sk__set_err(err, "resolve %s: no IPv4 address", quote(name, q));
+        char q[SK__QUOTE_MAX + 4];
+        sk__set_err(err, "resolve %s: no IPv4 address", sk__quote(name, q));
     }
     return r;
 }

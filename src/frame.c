@@ -23,8 +23,6 @@
 
 /* The largest payload a 2-byte prefix can announce. */
 #define LEN16_MAX 65535
-/* Longest piece of user text quoted in an error message. */
-#define QUOTE_MAX 64
 
 static const char *const kind_names[] = {
     [SK_FRAME_RAW] = "raw",     [SK_FRAME_LINE] = "line",   [SK_FRAME_CRLF] = "crlf",
@@ -33,18 +31,6 @@ static const char *const kind_names[] = {
 };
 #define KIND_COUNT (sizeof kind_names / sizeof kind_names[0])
 
-/* Copy user text for an error message: at most QUOTE_MAX bytes, control bytes as '?'. */
-static const char *quote(const char *s, char out[QUOTE_MAX + 4])
-{
-    size_t i = 0;
-    for (; s[i] && i < QUOTE_MAX; i++)
-        out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-    if (s[i])
-        memcpy(out + i, "...", 4);
-    else
-        out[i] = '\0';
-    return out;
-}
 
 /* True when *f is a framing sk_framing_parse() could return. */
 static int framing_valid(const sk_framing_t *f)
@@ -79,7 +65,7 @@ static size_t parse_size(const char *s)
 
 int sk_framing_parse(sk_framing_t *f, const char *text, size_t max, char *err)
 {
-    char q[QUOTE_MAX + 4];
+    char q[SK__QUOTE_MAX + 4];
     if (!text)
         text = "";
     if (max == 0)
@@ -92,7 +78,7 @@ int sk_framing_parse(sk_framing_t *f, const char *text, size_t max, char *err)
     if (strncmp(text, "fixed:", 6) == 0) {
         size_t n = parse_size(text + 6);
         if (n < 1 || n > max) {
-            sk__set_err(err, "fixed:%s: N must be 1 to %zu%s", quote(text + 6, q), max,
+            sk__set_err(err, "fixed:%s: N must be 1 to %zu%s", sk__quote(text + 6, q), max,
                         n > max ? ", the maximum frame size" : "");
             return SK_EBADARG;
         }
@@ -109,7 +95,7 @@ int sk_framing_parse(sk_framing_t *f, const char *text, size_t max, char *err)
             sk__set_err(err,
                         "unknown framing '%s': expected raw, line, crlf, fixed:N, len16, len32 "
                         "or eof",
-                        quote(text, q));
+                        sk__quote(text, q));
             return SK_EBADARG;
         }
         g.kind = (sk_frame_kind_t)k;

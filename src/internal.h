@@ -15,6 +15,13 @@
 /* printf into a caller's SK_ERRLEN buffer; does nothing when err is NULL. */
 void sk__set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Longest piece of user text an error message quotes. */
+#define SK__QUOTE_MAX 64
+
+/* Copy user text into out for an error message: at most SK__QUOTE_MAX bytes (then "..."),
+ * control bytes as '?'. Returns out. */
+const char *sk__quote(const char *s, char out[SK__QUOTE_MAX + 4]);
+
 /* Monotonic clock in nanoseconds. */
 static inline int64_t sk__now_ns(void)
 {
