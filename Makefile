@@ -4,6 +4,7 @@
 #   make run              start the echo server on localhost:5000 (Ctrl-C stops it)
 #   make test             build and run the whole suite (ctest)
 #   make SANITIZER=address,undefined test   the same under sanitizers, in build-asan/
+#   make fuzz             fuzz the frame decoders with clang + libFuzzer (FUZZ_SECONDS=60)
 #   make clean
 #
 # CI=true (set by .ci/run) turns warnings into errors.
@@ -24,7 +25,7 @@ ifneq ($(filter true 1 yes,$(CI)),)
   CMAKE_FLAGS += -DSOCKIT_WERROR=ON
 endif
 
-.PHONY: all build run test clean format
+.PHONY: all build run test clean format fuzz
 
 all: build
 
@@ -39,6 +40,14 @@ test: build
 	@command -v nc >/dev/null 2>&1 || echo "make test: nc not found: the nc interop tests will be skipped (apt-get install netcat-openbsd)"
 	@command -v socat >/dev/null 2>&1 || echo "make test: socat not found: the socat interop tests will be skipped (apt-get install socat)"
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS)
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v clang >/dev/null 2>&1 || { echo "make fuzz: needs clang and libclang-rt-14-dev (apt-get install clang libclang-rt-14-dev)"; exit 1; }
+	@CC=clang cmake -S . -B build-fuzz -DSOCKIT_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_frame
+	@mkdir -p build-fuzz/work && cp fuzz/corpus/frame/* build-fuzz/work/
+	build-fuzz/fuzz/fuzz_frame -max_total_time=$(FUZZ_SECONDS) build-fuzz/work
 
 format:
 	clang-format -i include/*.h include/sockit/*.h src/*.c src/*.h src/services/*.c \
