@@ -55,7 +55,7 @@ int cmd_connect(int argc, char **argv)
     };
     double timeout = SK_TIMEOUT_NONE;
     struct pump_opts po = {.half_close = 1, .quit_after = -1, .peer = NULL};
-    int verbose = 0, udp = 0;
+    int verbose = 0, udp = 0, linger_set = 0;
     double linger = 1;
     const char *frame = NULL;
     size_t max_frame = 0;
@@ -86,6 +86,7 @@ int cmd_connect(int argc, char **argv)
         case 'L':
             if (cli_parse_seconds("linger", optarg, 0, 1e6, &linger) < 0)
                 return EXIT_USAGE;
+            linger_set = 1;
             break;
         case 'F':
             frame = optarg;
@@ -106,11 +107,18 @@ int cmd_connect(int argc, char **argv)
         return cli_usage("connect", "missing ADDR");
     if (nargs > 2)
         return cli_usage("connect", "unexpected argument '%s'", argv[optind + 2]);
+    if (max_frame && !frame)
+        return cli_usage("connect", "--max-frame needs --frame");
     if (cli_framing("connect", frame, max_frame, &framing) < 0)
         return EXIT_USAGE;
-    if (udp && (frame || max_frame))
+    if (udp && frame)
         return cli_usage("connect", "--frame does not apply to --udp: a datagram is already "
                                     "one message");
+    if (udp && (po.quit_after >= 0 || !po.half_close))
+        return cli_usage("connect", "-q and --no-half-close apply to streams; --udp has "
+                                    "--linger");
+    if (!udp && linger_set)
+        return cli_usage("connect", "--linger applies only to --udp");
     if (framing.kind == SK_FRAME_EOF && !po.half_close)
         return cli_usage("connect", "--frame eof needs the half-close that ends the message");
 

@@ -91,10 +91,11 @@ static int accept_one(const int *fds, int n, sk_addr_t *peer)
                     sk_getsockname(fds[i], peer); /* unnamed client: name the listener */
                 return fd;
             }
-            if (fd != -EAGAIN && fd != -ECONNABORTED && fd != -EINTR) {
+            if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM ||
+                fd == -EBADF || fd == -EINVAL) {
                 cli_error("accept: %s", sk_strerror(fd));
                 return -1;
-            }
+            } /* else the one client's connection failed (reset, network down): wait on */
         }
     }
 }
@@ -137,6 +138,13 @@ int cmd_listen(int argc, char **argv)
     if (optind + 1 < argc)
         return cli_usage("listen", "unexpected argument '%s'", argv[optind + 1]);
 
+    /* The handler removes our socket file: keep it out until the file is recorded, so
+     * that a signal can neither leave the file behind nor see it half written. */
+    sigset_t stops, old;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    sigprocmask(SIG_BLOCK, &stops, &old);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
@@ -158,12 +166,15 @@ int cmd_listen(int argc, char **argv)
         return 1;
     }
     for (int i = 0; i < n; i++) {
-        sk_addr_t a;
-        char as[SK_ADDRSTRLEN];
         sk_settimeout(fds[i], 0);
         if (ep.family == AF_UNIX)
             remember_unix_file(fds[i]);
-        if (verbose && sk_getsockname(fds[i], &a) == 0)
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    for (int i = 0; i < n && verbose; i++) {
+        sk_addr_t a;
+        char as[SK_ADDRSTRLEN];
+        if (sk_getsockname(fds[i], &a) == 0)
             fprintf(stderr, "Listening on %s\n", sk_addr_str(&a, as));
     }
     int r = 0;

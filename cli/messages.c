@@ -24,6 +24,11 @@
 
 /* Bytes read per read()/recv(), and how full a queue may get before its producer waits. */
 #define CHUNK 65536
+/* Most a framing can grow what it encodes: len32 turns an empty line (1 byte) into 4. */
+#define MAX_GROWTH 4
+/* After the peer's EOF: how long stdin may stay silent before we stop waiting for it
+ * (as cli_pump). */
+#define PEER_GONE_IDLE_MS 1000
 
 static int64_t now_ms(void)
 {
@@ -40,6 +45,41 @@ static int udp_fail(const char *op, const char *peer, ssize_t code)
     cli_error("%s %s: %s%s", op, peer, sk_strerror((int)code),
               code == -ECONNREFUSED ? " (nothing listens on that port?)" : "");
     return 1;
+}
+
+/* Copy the replies waiting on sock to stdout. Returns 0, or 1 after reporting. */
+static int udp_replies(int sock, const char *peer, char *buf, size_t cap, int *got)
+{
+    for (;;) {
+        ssize_t n = recv(sock, buf, cap, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        if (n < 0)
+            return udp_fail("recv", peer, -errno);
+        if (cli_write_stdout(buf, (size_t)n) < 0)
+            return 1;
+        *got = 1;
+    }
+}
+
+/* Send one datagram; while the socket's queue is full, wait, taking replies meanwhile. */
+static int udp_send(int sock, const char *peer, const char *p, size_t n, char *buf, size_t cap)
+{
+    for (;;) {
+        ssize_t w = sk_sendto(sock, p, n, NULL);
+        if (w >= 0)
+            return 0;
+        if (w != -EAGAIN)
+            return udp_fail("send", peer, w);
+        struct pollfd pf = {.fd = sock, .events = POLLIN | POLLOUT};
+        int got;
+        if (poll(&pf, 1, -1) < 0 && errno != EINTR) {
+            cli_error("poll: %s", strerror(errno));
+            return 1;
+        }
+        if ((pf.revents & POLLIN) && udp_replies(sock, peer, buf, cap, &got))
+            return 1;
+    }
 }
 
 int cli_udp_client(int sock, const char *peer, double linger)
@@ -67,12 +107,10 @@ int cli_udp_client(int sock, const char *peer, double linger)
             return 1;
         }
         if (p[1].revents) {
-            ssize_t n = recv(sock, in, sizeof in, MSG_DONTWAIT);
-            if (n < 0 && errno != EAGAIN && errno != EINTR)
-                return udp_fail("recv", peer, -errno);
-            if (n >= 0 && cli_write_stdout(in, (size_t)n) < 0)
+            int got = 0;
+            if (udp_replies(sock, peer, in, sizeof in, &got))
                 return 1;
-            if (n >= 0 && quiet_at >= 0)
+            if (got && quiet_at >= 0)
                 quiet_at = now_ms() + (int64_t)(linger * 1000);
         }
         if (!p[0].revents)
@@ -92,15 +130,17 @@ int cli_udp_client(int sock, const char *peer, double linger)
         while ((nl = memchr(start, '\n', len - (size_t)(start - line))) ||
                (!stdin_open && start < line + len)) {
             size_t dlen = nl ? (size_t)(nl - start) + 1 : len - (size_t)(start - line);
-            ssize_t w = sk_sendto(sock, start, dlen, NULL);
-            if (w < 0)
-                return udp_fail("send", peer, w);
+            if (dlen > SK_DGRAM_MAX)
+                break;
+            if (udp_send(sock, peer, start, dlen, in, sizeof in))
+                return 1;
             start += dlen;
         }
         len -= (size_t)(start - line);
         memmove(line, start, len);
         if (len == sizeof line) {
-            cli_error("a line longer than %d bytes does not fit in one datagram", SK_DGRAM_MAX);
+            cli_error("a line of more than %d bytes (newline included) does not fit in one "
+                      "datagram", SK_DGRAM_MAX);
             return 1;
         }
     }
@@ -191,10 +231,14 @@ static int take_socket(struct framed *m, int eof)
     return 0;
 }
 
+/* The byte pump's loop (pump.c) with a codec on each side, and its EOF rules: the peer's
+ * EOF lets stdin flow on until it goes quiet for PEER_GONE_IDLE_MS (at once from a
+ * terminal); a refused send after the peer's EOF ends the conversation, not in error. */
 static int framed_loop(struct framed *m, const struct pump_opts *o)
 {
     int stdin_open = 1, sock_rd_open = 1, sock_wr_open = 1;
-    int64_t quit_at = -1;
+    int64_t quit_at = -1, idle_at = -1;
+    int interactive = isatty(0);
     char buf[CHUNK];
     for (;;) {
         if (!stdin_open && sk_buf_len(&m->up) == 0 && sock_wr_open) {
@@ -204,11 +248,12 @@ static int framed_loop(struct framed *m, const struct pump_opts *o)
             if (o->quit_after >= 0)
                 quit_at = now_ms() + (int64_t)(o->quit_after * 1000);
         }
-        if (!sock_rd_open && sk_buf_len(&m->down) == 0)
+        if (!sock_rd_open && sk_buf_len(&m->down) == 0 && !sock_wr_open)
             return 0;
         int timeout = -1;
-        if (quit_at >= 0) {
-            int64_t left = quit_at - now_ms();
+        int64_t until = quit_at >= 0 && (idle_at < 0 || quit_at < idle_at) ? quit_at : idle_at;
+        if (until >= 0) {
+            int64_t left = until - now_ms();
             if (left <= 0)
                 return 0;
             timeout = (int)left;
@@ -234,12 +279,19 @@ static int framed_loop(struct framed *m, const struct pump_opts *o)
             }
             if (n == 0)
                 stdin_open = 0;
+            if (n > 0 && idle_at >= 0)
+                idle_at = now_ms() + PEER_GONE_IDLE_MS;
             if (n >= 0 && take_stdin(m, buf, (size_t)n, n == 0))
                 return 1;
         }
         if ((p[1].revents & (POLLOUT | POLLERR | POLLHUP)) && sk_buf_len(&m->up)) {
             ssize_t n = send(m->sock, sk_buf_data(&m->up), sk_buf_len(&m->up),
                              MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && !sock_rd_open && (errno == EPIPE || errno == ECONNRESET)) {
+                stdin_open = sock_wr_open = 0; /* the peer said goodbye */
+                sk_buf_clear(&m->up);
+                continue;
+            }
             if (n < 0 && errno != EAGAIN && errno != EINTR) {
                 cli_error("send %s: %s", m->peer, strerror(errno));
                 return 1;
@@ -263,8 +315,15 @@ static int framed_loop(struct framed *m, const struct pump_opts *o)
                 cli_error("recv %s: %s", m->peer, strerror(errno));
                 return 1;
             }
-            if (n == 0)
+            if (n == 0) {
                 sock_rd_open = 0;
+                if (interactive) { /* a person whose peer has left is done */
+                    stdin_open = 0;
+                    sk_buf_clear(&m->up);
+                } else {
+                    idle_at = now_ms() + PEER_GONE_IDLE_MS;
+                }
+            }
             if (n > 0)
                 sk_buf_commit(&m->in, (size_t)n);
             if (n >= 0 && take_socket(m, n == 0))
@@ -290,7 +349,7 @@ int cli_frame_pump(int sock, const sk_framing_t *f, const struct pump_opts *o)
     size_t bufmax = sk_frame_bufmax(f);
     sk_decoder_init(&m.dec, f);
     sk_buf_init(&m.line, f->max + 1);
-    sk_buf_init(&m.up, 2 * CHUNK + bufmax);
+    sk_buf_init(&m.up, (1 + MAX_GROWTH) * CHUNK + bufmax);
     sk_buf_init(&m.in, bufmax);
     sk_buf_init(&m.down, 3 * CHUNK + 2 * bufmax);
     int r = framed_loop(&m, o);

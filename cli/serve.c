@@ -146,7 +146,9 @@ int cmd_serve(int argc, char **argv)
         return cli_usage("serve", "unknown service '%s'", argv[optind]);
     if (o.conf.message && o.service != &sk_service_greet)
         return cli_usage("serve", "--message applies only to the greet service");
-    if (frame || max_frame) {
+    if (max_frame && !frame)
+        return cli_usage("serve", "--max-frame needs --frame");
+    if (frame) {
         if (cli_framing("serve", frame, max_frame, &framing) < 0)
             return EXIT_USAGE;
         if (o.socktype == SOCK_DGRAM)

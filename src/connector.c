@@ -123,6 +123,7 @@ static int start(sk_connector_t *c, int64_t now, sk_addr_t *peer, int *won)
     if (fd < 0) {
         c->last_err = fd;
         c->last_idx = i;
+        c->next_due = now; /* a failure moves the race on at once */
         return 0;
     }
     c->fds[i] = fd;

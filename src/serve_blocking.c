@@ -7,9 +7,8 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <sys/socket.h>
-
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "internal.h"
 #include "sockit/error.h"
@@ -119,11 +118,14 @@ void sk__serve_blocking(const sk_server_opts_t *o, int fd, const sk_addr_t *peer
         }
         r = sk_session_feed(s, buf, (size_t)n);
     }
-    if (r < 0)
+    int protocol_error = r < 0 && *sk_session_error(s);
+    if (protocol_error)
         log_protocol_error(o, s);
     if (svc->on_close)
         svc->on_close(s);
-    if (r == 0 && !c.broken && !peer_done)
+    /* A bad frame ends the session like a graceful close: frames answered before it must
+     * not be destroyed by the reset that closing on unread input would send. */
+    if ((r == 0 || protocol_error) && !c.broken && !peer_done)
         linger_close(fd);
     sk_session_free(s);
 }

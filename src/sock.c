@@ -512,6 +512,7 @@ int sk_connect_addrs(const sk_addr_t *addrs, size_t n, double timeout, sk_addr_t
         size_t k = sk_connector_pollfds(c, p, SK_ADDRLIST_MAX);
         if (poll(p, k, sk_connector_timeout_ms(c)) < 0 && errno != EINTR) {
             fd = -errno;
+            sk__set_err(err, "poll: %s", sk_strerror(fd));
             break;
         }
     }
@@ -540,7 +541,7 @@ int sk_connect_endpoint(const sk_endpoint_t *ep, int socktype, double timeout,
     sk_addrlist_free(&list);
     if (socktype == SOCK_STREAM)
         return sk_connect_addrs(addrs, n, timeout, peer, err);
-    return connect_each(addrs, 1, socktype, timeout, peer, err);
+    return connect_each(addrs, n, socktype, timeout, peer, err); /* fails fast, if at all */
 }
 
 int sk_create_connection(const char *address, double timeout, sk_addr_t *peer, char *err)
@@ -585,7 +586,9 @@ static int listen_one(const sk_resolved_t *ra, const sk_addr_t *a, int backlog, 
     if (fd < 0)
         return op_fail(err, "socket", a, fd);
     int r = 0;
-    if (family != AF_UNIX)
+    /* Streams only: on UDP, SO_REUSEADDR would let any other socket that sets it bind the
+     * same port and take our datagrams (Python dropped it for UDP for that reason). */
+    if (family != AF_UNIX && ra->socktype == SOCK_STREAM)
         r = sk_setsockopt_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
     if (r == 0 && family == AF_INET6)
         r = sk_setsockopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);

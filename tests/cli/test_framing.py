@@ -9,6 +9,7 @@ server that records the bytes, and against sockit serve itself. Usage errors."""
 import re
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -630,6 +631,56 @@ class ConnectFrame(Case):
                 r = run([SOCKIT, "connect"] + extra + ["127.0.0.1:9"], input=b"")
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn(key, r.stderr)
+
+
+class FramedPumpEof(Case):
+    """connect --frame keeps the byte pump's EOF rules (review findings)."""
+
+    def test_stdin_flows_on_after_the_peers_fin(self):
+        """the peer shuts its write side first and keeps reading: later stdin lines still
+        reach it, as with the byte pump"""
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ls.settimeout(10)
+        got = {}
+
+        def peer():
+            c, _ = ls.accept()
+            with c:
+                c.settimeout(10)
+                c.sendall(b"hello\n")
+                c.shutdown(socket.SHUT_WR)
+                got["data"] = sktest.recv_until_eof(c)
+
+        t = threading.Thread(target=peer, daemon=True)
+        t.start()
+        script = "(echo one; sleep 0.3; echo two; sleep 0.3; echo three)"
+        p = subprocess.Popen(["sh", "-c", script + " | %s connect --frame line 127.0.0.1:%d"
+                              % (SOCKIT, ls.getsockname()[1])],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = p.communicate(timeout=15)
+        t.join(10)
+        ls.close()
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out, b"hello\n")
+        self.assertEqual(got.get("data"), b"one\ntwo\nthree\n")
+
+    def test_many_empty_lines_with_a_tiny_max(self):
+        """len32 turns an empty line (1 byte) into 4: the send queue must allow for that
+        growth instead of calling a 0-byte line too big"""
+        with fserve("echo", "len32", max_frame=16) as srv:
+            lines = b"\n" * 200000
+            r = sk_connect(srv.port, "len32", lines, "--max-frame", "16", timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, lines)
+
+    def test_max_frame_needs_frame(self):
+        for cmd in (["serve", "echo", "-l", "127.0.0.1:0"], ["serve", "greet", "-l", "127.0.0.1:0"]):
+            with self.subTest(cmd=cmd):
+                r = run([SOCKIT] + cmd + ["--max-frame", "10"], timeout=10)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(b"--max-frame needs --frame", r.stderr)
 
 
 if __name__ == "__main__":

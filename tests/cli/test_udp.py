@@ -738,5 +738,59 @@ class Nc(Case):
             self.assertEqual(r.stdout, b"hello nc\n", r.stderr)
 
 
+class ReviewRegressions(Case):
+    """Defects a review found; each test failed before its fix."""
+
+    def test_second_udp_server_cannot_take_the_port(self):
+        """no SO_REUSEADDR on UDP: a second server on the same port is refused, rather
+        than silently sharing (and stealing) the first one's datagrams"""
+        with udp_serve("echo") as srv:
+            r = run([SOCKIT, "serve", "discard", "--udp", "-l", "127.0.0.1:%d" % srv.port],
+                    timeout=10)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b"Address already in use", r.stderr)
+            with udp_client() as c:
+                self.assertEqual(ask(c, ("127.0.0.1", srv.port), b"still mine"), b"still mine")
+
+    def test_connect_udp_waits_when_the_queue_is_full(self):
+        """20000 lines into a Unix datagram socket (a queue of ~10): the client waits for
+        room instead of failing with EAGAIN"""
+        d = tempfile.mkdtemp(prefix="sockit-udp-")
+        try:
+            path = os.path.join(d, "e.sock")
+            with udp_serve("echo", addr="unix:" + path) as srv:
+                drain_log_in_background(srv)  # -v logs every datagram: keep stderr flowing
+                lines = b"".join(b"%d\n" % i for i in range(20000))
+                r = run([SOCKIT, "connect", "--udp", "--linger", "0.5", "unix:" + path],
+                        input=lines, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertGreater(len(r.stdout), 0)
+                srv.stop()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_longest_line_and_one_byte_more(self):
+        """a 65506-byte line plus newline is one datagram; 65507 plus newline is refused
+        with a clear message, not EMSGSIZE"""
+        with udp_serve("discard") as srv:
+            ok = run([SOCKIT, "connect", "--udp", "--linger", "0.1",
+                      "127.0.0.1:%d" % srv.port], input=b"x" * 65506 + b"\n", timeout=10)
+            self.assertEqual(ok.returncode, 0, ok.stderr)
+            bad = run([SOCKIT, "connect", "--udp", "--linger", "0.1",
+                       "127.0.0.1:%d" % srv.port], input=b"x" * 65507 + b"\n", timeout=10)
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn(b"does not fit in one datagram", bad.stderr)
+
+    def test_stream_options_refused_with_udp(self):
+        for args, msg in ((["--udp", "-q", "1"], b"-q and --no-half-close"),
+                          (["--udp", "--no-half-close"], b"-q and --no-half-close"),
+                          (["--linger", "1"], b"--linger applies only to --udp"),
+                          (["--udp", "--max-frame", "10"], b"--max-frame needs --frame")):
+            with self.subTest(args=args):
+                r = run([SOCKIT, "connect"] + args + ["127.0.0.1:9"], timeout=10)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(msg, r.stderr)
+
+
 if __name__ == "__main__":
     sktest.main()
