@@ -67,12 +67,12 @@ static int udp_send(int sock, const char *peer, const char *p, size_t n, char *b
 {
     for (;;) {
         ssize_t w = sk_sendto(sock, p, n, NULL);
-        if (w >= 0)
-            return 0;
+        int got;
+        if (w >= 0) /* take replies as they come, before our receive buffer overflows */
+            return udp_replies(sock, peer, buf, cap, &got);
         if (w != -EAGAIN)
             return udp_fail("send", peer, w);
         struct pollfd pf = {.fd = sock, .events = POLLIN | POLLOUT};
-        int got;
         if (poll(&pf, 1, -1) < 0 && errno != EINTR) {
             cli_error("poll: %s", strerror(errno));
             return 1;
