@@ -10,7 +10,8 @@
 
 const struct cli_cmd cli_cmds[] = {
     {"serve", cmd_serve, "run a server for a classic service (echo, chargen, ...)",
-     "SERVICE [-l ADDR]... [--model MODEL] [--udp] [--frame F] [--max-frame N]\n"
+     "SERVICE [-l ADDR]... [--model MODEL] [--threads N] [--udp] [--frame F]\n"
+     "       [--max-frame N] [--max-output N]\n"
      "       [--backlog N] [--message TEXT] [-v]"},
     {"connect", cmd_connect, "connect and copy stdin/stdout to the socket, like nc",
      "[-w SEC] [-q SEC] [--no-half-close] [--udp [--linger SEC]]\n"

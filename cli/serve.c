@@ -45,10 +45,14 @@ static void serve_help(void)
     printf("\nOptions:\n"
            "  -l, --listen ADDR   listen on ADDR; repeatable (default localhost:5000,\n"
            "                      which is 127.0.0.1 and ::1); :PORT is every interface\n"
-           "  -m, --model MODEL   iterative: one client at a time (the others wait in\n"
-           "                      the backlog, so one idle client holds them all up);\n"
-           "                      thread: a thread per client (default); fork: a\n"
-           "                      process per client\n"
+           "  -m, --model MODEL   loop: event loops on --threads threads, non-blocking\n"
+           "                      clients with bounded output (default); iterative: one\n"
+           "                      client at a time (the others wait in the backlog, so\n"
+           "                      one idle client holds them all up); thread: a thread\n"
+           "                      per client; fork: a process per client\n"
+           "  -t, --threads N     loop: how many event loops (default: online CPUs)\n"
+           "      --max-output N  loop: a client whose unsent output passes N bytes is\n"
+           "                      dropped (K/M/G suffixes; default 1M)\n"
            "  -b, --backlog N     listen(2) backlog, 1-65535 (default SOMAXCONN)\n"
            "      --message TEXT  greet: the bytes to send (default \"%s\")\n"
            "  -u, --udp           serve datagrams (UDP, or Unix datagram sockets)\n"
@@ -80,7 +84,8 @@ int cmd_serve(int argc, char **argv)
         {"backlog", required_argument, NULL, 'b'}, {"message", required_argument, NULL, 'M'},
         {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
         {"udp", no_argument, NULL, 'u'},           {"frame", required_argument, NULL, 'F'},
-        {"max-frame", required_argument, NULL, 'X'}, {NULL, 0, NULL, 0},
+        {"max-frame", required_argument, NULL, 'X'}, {"threads", required_argument, NULL, 't'},
+        {"max-output", required_argument, NULL, 'O'}, {NULL, 0, NULL, 0},
     };
     const char *listen[MAX_LISTEN_ARGS];
     size_t nlisten = 0;
@@ -90,13 +95,13 @@ int cmd_serve(int argc, char **argv)
     sk_framing_t framing;
     sk_server_opts_t o;
     memset(&o, 0, sizeof o);
-    o.model = SK_MODEL_THREAD;
+    o.model = SK_MODEL_LOOP;
 
     opterr = 0;
     optind = 1;
     int c;
     long v;
-    while ((c = getopt_long(argc, argv, ":l:m:b:vhu", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":l:m:b:vhut:", longopts, NULL)) != -1) {
         switch (c) {
         case 'l':
             if (nlisten == MAX_LISTEN_ARGS)
@@ -106,8 +111,8 @@ int cmd_serve(int argc, char **argv)
             break;
         case 'm':
             if (sk_model_parse(optarg, &o.model) < 0)
-                return cli_usage("serve", "unknown model '%s' (iterative, thread, fork)",
-                                 optarg);
+                return cli_usage("serve",
+                                 "unknown model '%s' (loop, iterative, thread, fork)", optarg);
             break;
         case 'b':
             if (cli_parse_int("backlog", optarg, 1, 65535, &v) < 0)
@@ -122,6 +127,15 @@ int cmd_serve(int argc, char **argv)
             break;
         case 'u':
             o.socktype = SOCK_DGRAM;
+            break;
+        case 't':
+            if (cli_parse_int("threads", optarg, 1, 256, &v) < 0)
+                return EXIT_USAGE;
+            o.threads = (int)v;
+            break;
+        case 'O':
+            if (cli_parse_size("--max-output", optarg, 1, (size_t)1 << 30, &o.max_output) < 0)
+                return EXIT_USAGE;
             break;
         case 'F':
             frame = optarg;
@@ -148,6 +162,8 @@ int cmd_serve(int argc, char **argv)
         return cli_usage("serve", "--message applies only to the greet service");
     if (max_frame && !frame)
         return cli_usage("serve", "--max-frame needs --frame");
+    if ((o.threads || o.max_output) && o.model != SK_MODEL_LOOP)
+        return cli_usage("serve", "--threads and --max-output apply only to --model loop");
     if (frame) {
         if (cli_framing("serve", frame, max_frame, &framing) < 0)
             return EXIT_USAGE;

@@ -16,11 +16,13 @@
 
 #include "sockit/error.h"
 #include "sockit/addr.h"
+#include "sockit/acl.h"
 #include "sockit/buf.h"
 #include "sockit/frame.h"
 #include "sockit/sock.h"
 #include "sockit/service.h"
 #include "sockit/server.h"
+#include "sockit/loop.h"
 
 #ifdef __cplusplus
 extern "C" {

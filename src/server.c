@@ -34,16 +34,13 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "server_internal.h"
 #include "sockit/error.h"
 #include "sockit/server.h"
 #include "sockit/sock.h"
 
-/* Datagram buffers: any datagram a service may get (larger ones are dropped). */
-#define DGRAM_BUF 65536
 /* Datagrams read from one socket per wake-up. */
 #define DGRAM_BATCH 64
-/* Most listening sockets per server. */
-#define MAX_LISTENERS 64
 /* Connections accepted from one listener per wake-up, so no listener starves another. */
 #define ACCEPT_BATCH 32
 /* After EMFILE and friends: pause accepting this long instead of spinning. */
@@ -54,38 +51,7 @@
  * sending SIGKILL (children). */
 #define STOP_GRACE_NS (10 * (int64_t)1000000000)
 
-struct session {
-    sk_server_t *srv;
-    int fd;
-    sk_addr_t peer;
-    struct session *prev, *next;
-};
-
-struct sk_server {
-    sk_server_opts_t o;
-    int lfd[MAX_LISTENERS];
-    size_t nl;
-    struct unix_file { /* Unix socket files this server created, removed by free() */
-        char path[SK_UNIXPATHMAX + 1];
-        dev_t dev;
-        ino_t ino;
-    } files[MAX_LISTENERS];
-    size_t nfiles;
-    int wake[2]; /* non-blocking pipe: [0] polled by run(), [1] written to wake it */
-    atomic_int stopping; /* lock-free: safe from signal handlers and other threads */
-
-    pthread_mutex_t mu; /* guards sessions and nsessions */
-    pthread_cond_t idle;
-    struct session *sessions;
-    size_t nsessions;
-
-    pid_t *kids; /* fork model: live children */
-    size_t nkids, capkids;
-
-    char *dgram_in, *dgram_out; /* datagram servers: DGRAM_BUF bytes each */
-};
-
-static const char *const model_names[] = {"iterative", "thread", "fork"};
+static const char *const model_names[] = {"iterative", "thread", "fork", "loop"};
 
 int sk_model_parse(const char *name, sk_model_t *model)
 {
@@ -104,9 +70,7 @@ const char *sk_model_name(sk_model_t model)
                                                                       : "unknown";
 }
 
-static void logf_(sk_server_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void logf_(sk_server_t *s, const char *fmt, ...)
+void sk__server_log(sk_server_t *s, const char *fmt, ...)
 {
     if (!s->o.log)
         return;
@@ -143,7 +107,7 @@ int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts)
         return -ENOMEM;
     s->o = *opts;
     s->o.socktype = dgram ? SOCK_DGRAM : SOCK_STREAM;
-    if (dgram && (!(s->dgram_in = malloc(DGRAM_BUF)) || !(s->dgram_out = malloc(DGRAM_BUF)))) {
+    if (dgram && (!(s->dgram_in = malloc(SK__DGRAM_BUF)) || !(s->dgram_out = malloc(SK__DGRAM_BUF)))) {
         free(s->dgram_in);
         free(s);
         return -ENOMEM;
@@ -180,7 +144,7 @@ static void remember_unix_file(sk_server_t *s, int fd)
 int sk_server_listen(sk_server_t *s, const char *address, char *err)
 {
     int fds[SK_LISTEN_MAX];
-    size_t room = MAX_LISTENERS - s->nl;
+    size_t room = SK__MAX_LISTENERS - s->nl;
     sk_endpoint_t ep;
     int n = sk_endpoint_parse(&ep, address, err);
     if (n < 0)
@@ -266,7 +230,7 @@ static void start_thread(sk_server_t *s, int fd, const sk_addr_t *peer)
 {
     struct session *ss = calloc(1, sizeof *ss);
     if (!ss) {
-        logf_(s, "session: %s", sk_strerror(-ENOMEM));
+        sk__server_log(s, "session: %s", sk_strerror(-ENOMEM));
         sk_close(fd);
         return;
     }
@@ -291,7 +255,7 @@ static void start_thread(sk_server_t *s, int fd, const sk_addr_t *peer)
     pthread_attr_destroy(&attr);
     if (e != 0) {
         char as[SK_ADDRSTRLEN];
-        logf_(s, "thread for %s: %s", sk_addr_str(peer, as), sk_strerror(-e));
+        sk__server_log(s, "thread for %s: %s", sk_addr_str(peer, as), sk_strerror(-e));
         pthread_mutex_lock(&s->mu);
         if (ss->next)
             ss->next->prev = NULL;
@@ -326,7 +290,7 @@ static void stop_threads(sk_server_t *s)
     size_t left = s->nsessions;
     pthread_mutex_unlock(&s->mu);
     if (left)
-        logf_(s, "stop: %zu session(s) did not finish", left);
+        sk__server_log(s, "stop: %zu session(s) did not finish", left);
 }
 
 /* ---- fork model ---- */
@@ -363,7 +327,7 @@ static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
         size_t cap = s->capkids ? s->capkids * 2 : 64;
         pid_t *k = realloc(s->kids, cap * sizeof *k);
         if (!k) {
-            logf_(s, "fork: %s", sk_strerror(-ENOMEM));
+            sk__server_log(s, "fork: %s", sk_strerror(-ENOMEM));
             sk_close(fd);
             return;
         }
@@ -399,7 +363,7 @@ static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
     int e = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0)
-        logf_(s, "fork: %s", sk_strerror(-e));
+        sk__server_log(s, "fork: %s", sk_strerror(-e));
     else
         s->kids[s->nkids++] = pid;
     sk_close(fd);
@@ -448,13 +412,13 @@ static int accept_some(sk_server_t *s, int lfd)
         if (fd < 0) {
             if (accept_error_is_transient(fd))
                 continue;
-            logf_(s, "accept: %s", sk_strerror(fd)); /* EMFILE, ENFILE, ENOBUFS, ENOMEM */
+            sk__server_log(s, "accept: %s", sk_strerror(fd)); /* EMFILE, ENFILE, ENOBUFS, ENOMEM */
             return -1;
         }
         char as[SK_ADDRSTRLEN];
         if (sk_addr_family(&peer) == AF_UNIX && sk_addr_host(&peer, as, sizeof as) == 0)
             sk_getsockname(lfd, &peer); /* an unnamed client: name the socket it came to */
-        logf_(s, "Connection received on %s", sk_addr_str(&peer, as));
+        sk__server_log(s, "Connection received on %s", sk_addr_str(&peer, as));
         switch (s->o.model) {
         case SK_MODEL_FORK:
             start_child(s, fd, &peer);
@@ -486,12 +450,11 @@ static const char *no_reply_reason(const sk_addr_t *from)
     return "unnamed sender, no reply possible"; /* Linux gives an unbound socket no name */
 }
 
-/* Answer up to DGRAM_BATCH datagrams waiting on fd. */
-static void serve_datagrams(sk_server_t *s, int fd)
+void sk__serve_datagrams(sk_server_t *s, int fd, char *in, char *out)
 {
     for (int i = 0; i < DGRAM_BATCH && !s->stopping; i++) {
         sk_addr_t from;
-        ssize_t n = sk_recvfrom(fd, s->dgram_in, DGRAM_BUF, &from);
+        ssize_t n = sk_recvfrom(fd, in, SK__DGRAM_BUF, &from);
         if (n == -EAGAIN)
             return;
         if (n < 0)
@@ -501,17 +464,16 @@ static void serve_datagrams(sk_server_t *s, int fd)
         if (n > SK_DGRAM_MAX)
             why = "too long, dropped";
         if (why) {
-            logf_(s, "Datagram from %s (%zd bytes): %s", sk_addr_str(&from, as), n, why);
+            sk__server_log(s, "Datagram from %s (%zd bytes): %s", sk_addr_str(&from, as), n, why);
             continue;
         }
-        logf_(s, "Datagram from %s (%zd bytes)", sk_addr_str(&from, as), n);
-        long r = s->o.service->on_datagram(&s->o.conf, s->dgram_in, (size_t)n, s->dgram_out,
-                                           SK_DGRAM_MAX);
+        sk__server_log(s, "Datagram from %s (%zd bytes)", sk_addr_str(&from, as), n);
+        long r = s->o.service->on_datagram(&s->o.conf, in, (size_t)n, out, SK_DGRAM_MAX);
         if (r < 0)
             continue;
-        ssize_t w = sk_sendto(fd, s->dgram_out, (size_t)r, &from);
+        ssize_t w = sk_sendto(fd, out, (size_t)r, &from);
         if (w < 0 && w != -EAGAIN) /* a full buffer drops the reply, as UDP may */
-            logf_(s, "sendto %s: %s", as, sk_strerror((int)w));
+            sk__server_log(s, "sendto %s: %s", as, sk_strerror((int)w));
     }
 }
 
@@ -519,6 +481,8 @@ int sk_server_run(sk_server_t *s)
 {
     if (s->nl == 0)
         return SK_EBADARG;
+    if (s->o.model == SK_MODEL_LOOP)
+        return sk__run_loop_model(s);
     struct sigaction sa, oldsa;
     int fork_model = s->o.model == SK_MODEL_FORK;
     if (fork_model) {
@@ -530,7 +494,7 @@ int sk_server_run(sk_server_t *s)
         sigaction(SIGCHLD, &sa, &oldsa);
     }
 
-    struct pollfd pfd[1 + MAX_LISTENERS];
+    struct pollfd pfd[1 + SK__MAX_LISTENERS];
     int backoff = 0, ret = 0;
     while (!s->stopping) {
         size_t n = 0;
@@ -558,7 +522,7 @@ int sk_server_run(sk_server_t *s)
             if (!pfd[i].revents)
                 continue;
             else if (s->o.socktype == SOCK_DGRAM)
-                serve_datagrams(s, pfd[i].fd);
+                sk__serve_datagrams(s, pfd[i].fd, s->dgram_in, s->dgram_out);
             else if (accept_some(s, pfd[i].fd) < 0)
                 backoff = 1;
     }

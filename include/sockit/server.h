@@ -5,7 +5,11 @@
  *   SK_MODEL_ITERATIVE  one client at a time, served to completion before the next is
  *                       accepted (on a helper thread, so that a stop never waits for it);
  *   SK_MODEL_THREAD     a thread per connection;
- *   SK_MODEL_FORK       a child process per connection; the parent reaps every child.
+ *   SK_MODEL_FORK       a child process per connection; the parent reaps every child;
+ *   SK_MODEL_LOOP       event loops (sockit/loop.h) on `threads` threads, every listener
+ *                       shared by all of them; connections are non-blocking, with
+ *                       bounded output (max_output) and backpressure: a client's input
+ *                       is not read while its unsent output is above a high-water mark.
  *
  * Life cycle: sk_server_new(), sk_server_listen() once per address, sk_server_run() (blocks),
  * sk_server_free(). sk_server_stop() is async-signal-safe and thread-safe: call it from a
@@ -46,9 +50,13 @@ typedef enum sk_model {
     SK_MODEL_ITERATIVE,
     SK_MODEL_THREAD,
     SK_MODEL_FORK,
+    SK_MODEL_LOOP,
 } sk_model_t;
 
-/* Parse "iterative", "thread" or "fork". Returns 0 or SK_EBADARG. */
+/* Per-connection output cap when max_output is 0: 1 MiB. */
+#define SK_MAX_OUTPUT_DEFAULT ((size_t)1 << 20)
+
+/* Parse "iterative", "thread", "fork" or "loop". Returns 0 or SK_EBADARG. */
 int sk_model_parse(const char *name, sk_model_t *model);
 
 /* The model's name as sk_model_parse() accepts it. */
@@ -62,6 +70,9 @@ typedef struct sk_server_opts {
     sk_model_t model;
     int backlog;                 /* < 1: SOMAXCONN */
     int socktype;                /* SOCK_STREAM (0 means it too) or SOCK_DGRAM */
+    int threads;                 /* SK_MODEL_LOOP: event loops (< 1: online CPUs) */
+    size_t max_output;           /* SK_MODEL_LOOP: queued output per connection before it
+                                    is dropped (0: SK_MAX_OUTPUT_DEFAULT) */
     sk_log_fn *log;              /* "Connection received on ADDR" etc.; NULL: silent */
     void *log_ctx;
 } sk_server_opts_t;

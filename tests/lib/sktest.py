@@ -22,7 +22,7 @@ SOCKIT = os.environ.get("SOCKIT") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "sockit")
 EXAMPLES = os.environ.get("SOCKIT_EXAMPLES") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "examples")
-MODELS = ("iterative", "thread", "fork")
+MODELS = ("loop", "iterative", "thread", "fork")
 DEFAULT_TIMEOUT = 10.0
 
 _LISTEN_RE = re.compile(r"Listening on (\S+)")
