@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "cli.h"
@@ -15,6 +16,24 @@ static sk_server_t *running;
 static volatile sig_atomic_t stop_signals;
 
 /* First SIGTERM/SIGINT: stop cleanly (exit 0). A second one: leave at once (exit 1). */
+/* SIGUSR1: log the totals. */
+static void on_report_signal(int sig)
+{
+    (void)sig;
+    if (running)
+        sk_server_report(running);
+}
+
+/* Raise the soft fd limit to the hard one: a server's clients are its fds. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static void on_stop_signal(int sig)
 {
     (void)sig;
@@ -53,6 +72,18 @@ static void serve_help(void)
            "  -t, --threads N     loop: how many event loops (default: online CPUs)\n"
            "      --max-output N  loop: a client whose unsent output passes N bytes is\n"
            "                      dropped (K/M/G suffixes; default 1M)\n"
+           "      --max-conns N   at most N clients at once; the next gets a one-line\n"
+           "                      error and is closed (default: no limit)\n"
+           "      --allow CIDR    admit only matching clients (repeatable; 10.0.0.0/8,\n"
+           "                      ::1, all); rules are tried in order, first match wins\n"
+           "      --deny CIDR     refuse matching clients (repeatable)\n"
+           "      --idle-timeout SEC   close a client after SEC without a byte either way\n"
+           "      --frame-timeout SEC  with --frame: a frame once begun must be complete\n"
+           "                      within SEC (slowloris)\n"
+           "      --drain-timeout SEC  on SIGTERM/SIGINT: listeners close at once, idle\n"
+           "                      clients (framed, between frames) are closed, active\n"
+           "                      ones get SEC to finish (default 10); a raw stream is\n"
+           "                      active until its client closes\n"
            "  -b, --backlog N     listen(2) backlog, 1-65535 (default SOMAXCONN)\n"
            "      --message TEXT  greet: the bytes to send (default \"%s\")\n"
            "  -u, --udp           serve datagrams (UDP, or Unix datagram sockets)\n"
@@ -64,8 +95,10 @@ static void serve_help(void)
            "                      that client's connection (logged with -v)\n"
            "      --max-frame N   largest message, in bytes (K/M/G suffixes; default 1M)\n"
            "  -v, --verbose       log 'Listening on ADDR' per listener (with the real port\n"
-           "                      when port 0 was asked for) and 'Connection received\n"
-           "                      on ADDR' per client, to stderr\n"
+           "                      when port 0 was asked for), 'Connection received on\n"
+           "                      ADDR' and 'Closed ADDR: bytes in, out, duration' per\n"
+           "                      client, and the totals at exit, to stderr\n"
+           "SIGUSR1 logs the totals (connections, bytes, errors, refused) at any time.\n"
            "  -h, --help          show this help\n\n"
            "Examples:\n"
            "  sockit serve echo                        # localhost:5000\n"
@@ -85,7 +118,11 @@ int cmd_serve(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
         {"udp", no_argument, NULL, 'u'},           {"frame", required_argument, NULL, 'F'},
         {"max-frame", required_argument, NULL, 'X'}, {"threads", required_argument, NULL, 't'},
-        {"max-output", required_argument, NULL, 'O'}, {NULL, 0, NULL, 0},
+        {"max-output", required_argument, NULL, 'O'}, {"max-conns", required_argument, NULL, 'C'},
+        {"allow", required_argument, NULL, 'A'},      {"deny", required_argument, NULL, 'D'},
+        {"idle-timeout", required_argument, NULL, 'I'},
+        {"frame-timeout", required_argument, NULL, 'T'},
+        {"drain-timeout", required_argument, NULL, 'R'}, {NULL, 0, NULL, 0},
     };
     const char *listen[MAX_LISTEN_ARGS];
     size_t nlisten = 0;
@@ -93,9 +130,13 @@ int cmd_serve(int argc, char **argv)
     const char *frame = NULL;
     size_t max_frame = 0;
     sk_framing_t framing;
+    static sk_acl_t acl; /* 256 rules: too big for the stack */
+    char err[SK_ERRLEN];
+    sk_acl_init(&acl);
     sk_server_opts_t o;
     memset(&o, 0, sizeof o);
     o.model = SK_MODEL_LOOP;
+    o.drain_timeout = -1;
 
     opterr = 0;
     optind = 1;
@@ -137,6 +178,29 @@ int cmd_serve(int argc, char **argv)
             if (cli_parse_size("--max-output", optarg, 1, (size_t)1 << 30, &o.max_output) < 0)
                 return EXIT_USAGE;
             break;
+        case 'C':
+            if (cli_parse_int("max-conns", optarg, 1, 10000000, &v) < 0)
+                return EXIT_USAGE;
+            o.max_conns = (int)v;
+            break;
+        case 'A':
+        case 'D':
+            if (sk_acl_add(&acl, c == 'A', optarg, err) < 0)
+                return cli_usage("serve", "%s", err);
+            o.acl = &acl;
+            break;
+        case 'I':
+            if (cli_parse_seconds("idle timeout", optarg, 0.001, 1e6, &o.idle_timeout) < 0)
+                return EXIT_USAGE;
+            break;
+        case 'T':
+            if (cli_parse_seconds("frame timeout", optarg, 0.001, 1e6, &o.frame_timeout) < 0)
+                return EXIT_USAGE;
+            break;
+        case 'R':
+            if (cli_parse_seconds("drain timeout", optarg, 0, 1e6, &o.drain_timeout) < 0)
+                return EXIT_USAGE;
+            break;
         case 'F':
             frame = optarg;
             break;
@@ -164,6 +228,11 @@ int cmd_serve(int argc, char **argv)
         return cli_usage("serve", "--max-frame needs --frame");
     if ((o.threads || o.max_output) && o.model != SK_MODEL_LOOP)
         return cli_usage("serve", "--threads and --max-output apply only to --model loop");
+    if (o.frame_timeout > 0 && !frame)
+        return cli_usage("serve", "--frame-timeout needs --frame");
+    if (o.socktype == SOCK_DGRAM && (o.max_conns || o.idle_timeout > 0))
+        return cli_usage("serve", "--max-conns and --idle-timeout apply to connections, "
+                                  "not --udp");
     if (frame) {
         if (cli_framing("serve", frame, max_frame, &framing) < 0)
             return EXIT_USAGE;
@@ -198,9 +267,11 @@ int cmd_serve(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_report_signal;
+    sigaction(SIGUSR1, &sa, NULL);
+    raise_nofile();
 
     for (size_t i = 0; i < nlisten; i++) {
-        char err[SK_ERRLEN];
         r = sk_server_listen(srv, listen[i], err);
         if (r < 0) {
             cli_error("%s", err);
@@ -220,6 +291,15 @@ int cmd_serve(int argc, char **argv)
     }
 
     r = sk_server_run(srv);
+    if (verbose) {
+        sk_server_stats_t st;
+        sk_server_stats(srv, &st);
+        fprintf(stderr,
+                "Stats: %llu connections (%llu active, %llu refused, %llu errors), "
+                "%llu bytes in, %llu bytes out, %llu datagrams\n",
+                st.accepted, st.active, st.refused, st.errors, st.bytes_in, st.bytes_out,
+                st.datagrams);
+    }
     running = NULL;
     sk_server_free(srv);
     if (r < 0) {

@@ -38,12 +38,13 @@ static inline int64_t sk__now_ns(void)
 int sk__wait_fd(int fd, short events, int64_t deadline_ns);
 
 /*
- * Run one session of `svc` on a connected blocking socket until the peer closes, the
- * handler ends it, or the socket fails (another thread may shutdown(2) it to stop the
- * session). Graceful ends send FIN and drain briefly so the peer sees every byte.
- * A protocol error (a bad frame) drops the connection with a line in o's log.
- * Does not close fd. Used by every blocking model.
+ * Run one session of the server's service on a connected blocking socket until the peer
+ * closes, the handler ends it, a timeout passes, or the socket fails (another thread may
+ * shutdown(2) it to end the session). wakefd (an eventfd, or -1) makes it look at the
+ * server's stopping flag: a framed session between frames then ends (drain). Graceful
+ * ends send FIN and drain briefly so the peer sees every byte. Accounts for the session
+ * with sk__conn_closed(). Does not close fd. Used by every blocking model.
  */
-void sk__serve_blocking(const sk_server_opts_t *o, int fd, const sk_addr_t *peer);
+void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *peer);
 
 #endif

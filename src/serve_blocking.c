@@ -8,9 +8,12 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "internal.h"
+#include "server_internal.h"
 #include "sockit/error.h"
 #include "sockit/server.h"
 #include "sockit/sock.h"
@@ -25,6 +28,7 @@
 struct blocking_conn {
     int fd;
     int broken; /* first write error, or 0 */
+    unsigned long long sent;
 };
 
 static int blocking_write(void *ctx, const void *data, size_t len)
@@ -32,7 +36,9 @@ static int blocking_write(void *ctx, const void *data, size_t len)
     struct blocking_conn *c = ctx;
     if (c->broken)
         return c->broken;
-    ssize_t r = sk_sendall(c->fd, data, len, NULL);
+    size_t sent = 0;
+    ssize_t r = sk_sendall(c->fd, data, len, &sent);
+    c->sent += sent;
     if (r < 0)
         c->broken = (int)r;
     return r < 0 ? (int)r : 0;
@@ -55,31 +61,10 @@ static void linger_close(int fd)
     }
 }
 
-/* Wait for input (until the peer's EOF) or, for services that produce output, room to
- * write. */
-static int wait_io(const sk_service_t *svc, int fd, int input_open, int *readable,
-                   int *writable)
-{
-    struct pollfd p = {.fd = fd, .events = (short)((input_open ? POLLIN : 0) | POLLOUT)};
-    for (;;) {
-        int n = poll(&p, 1, -1);
-        if (n > 0)
-            break;
-        if (n < 0 && errno != EINTR)
-            return -errno;
-    }
-    /* Errors and hang-ups go to whichever call will report them: the next recv while
-     * input is open, else the next write (which then fails and ends the session). */
-    short fail = p.revents & (POLLERR | POLLHUP | POLLNVAL);
-    *readable = input_open && ((p.revents & POLLIN) || fail);
-    *writable = svc->on_writable && ((p.revents & POLLOUT) || fail);
-    return 0;
-}
-
 /* A protocol error ends the connection: say so in the server's log. */
 static void log_protocol_error(const sk_server_opts_t *o, sk_session_t *s)
 {
-    if (!o->log || !*sk_session_error(s))
+    if (!o->log)
         return;
     char line[256], as[SK_ADDRSTRLEN];
     snprintf(line, sizeof line, "Closing %s: %s", sk_addr_str(sk_session_peer(s), as),
@@ -87,19 +72,103 @@ static void log_protocol_error(const sk_server_opts_t *o, sk_session_t *s)
     o->log(o->log_ctx, line);
 }
 
-void sk__serve_blocking(const sk_server_opts_t *o, int fd, const sk_addr_t *peer)
+/* What ended a session, for the log and the error count (NULL: a normal end). */
+struct outcome {
+    const char *reason;
+    char buf[160];
+};
+
+/* The nearest deadline (monotonic ns; -1: none) and what passing it means. */
+static int64_t next_deadline(const sk_server_t *srv, const sk_session_t *s, int64_t last_io,
+                             const char **why)
 {
-    const sk_service_t *svc = o->service;
+    int64_t d = -1;
+    if (srv->o.idle_timeout > 0) {
+        d = last_io + (int64_t)(srv->o.idle_timeout * 1e9);
+        *why = "idle timeout (--idle-timeout)";
+    }
+    int64_t since = sk_session_partial_since(s);
+    if (srv->o.frame_timeout > 0 && since) {
+        int64_t f = since + (int64_t)(srv->o.frame_timeout * 1e9);
+        if (d < 0 || f < d) {
+            d = f;
+            *why = "frame not completed in time (--frame-timeout)";
+        }
+    }
+    return d;
+}
+
+/*
+ * Wait for input (until the peer's EOF), room to write (services that produce output),
+ * a wake-up on wakefd, or the nearest deadline. Returns 0, -ETIMEDOUT, or -errno.
+ */
+static int wait_io(const sk_service_t *svc, int fd, int wakefd, int input_open,
+                   int64_t deadline, int *readable, int *writable, int *woken)
+{
+    struct pollfd p[2] = {
+        {.fd = fd, .events = (short)((input_open ? POLLIN : 0) | (svc->on_writable ? POLLOUT : 0))},
+        {.fd = wakefd, .events = POLLIN},
+    };
+    for (;;) {
+        int timeout = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - sk__now_ns();
+            if (left <= 0)
+                return -ETIMEDOUT;
+            timeout = (int)((left + 999999) / 1000000);
+        }
+        int n = poll(p, 2, timeout);
+        if (n > 0)
+            break;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+    }
+    /* Errors and hang-ups go to whichever call will report them: the next recv while
+     * input is open, else the next write (which then fails and ends the session). */
+    short fail = p[0].revents & (POLLERR | POLLHUP | POLLNVAL);
+    *readable = input_open && ((p[0].revents & POLLIN) || fail);
+    *writable = svc->on_writable && ((p[0].revents & POLLOUT) || fail);
+    *woken = p[1].revents != 0;
+    if (*woken) {
+        uint64_t v;
+        ssize_t r = read(wakefd, &v, sizeof v);
+        (void)r;
+    }
+    return 0;
+}
+
+void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *peer)
+{
+    const sk_service_t *svc = srv->o.service;
     struct blocking_conn c = {.fd = fd, .broken = 0};
-    sk_session_t *s = sk_session_new(svc, &o->conf, peer, blocking_write, &c);
-    if (!s)
+    struct sk__conn_stats st = {.t0 = sk__now_ns()};
+    struct outcome out = {.reason = NULL};
+    sk_session_t *s = sk_session_new(svc, &srv->o.conf, peer, blocking_write, &c);
+    if (!s) {
+        out.reason = "out of memory";
+        sk__conn_closed(srv, peer, &st, out.reason);
         return;
+    }
+    if (srv->o.idle_timeout > 0) /* a peer that stops reading cannot hold a send forever */
+        sk_settimeout(fd, srv->o.idle_timeout);
     char buf[RECV_CHUNK];
-    int peer_done = 0, input_open = 1;
+    int peer_done = 0, input_open = 1, graceful = 0;
+    int64_t last_io = st.t0;
     int r = svc->on_open ? svc->on_open(s) : 0;
     while (r == 0 && !c.broken && !sk_session_closing(s)) {
-        int readable = 1, writable = 0;
-        if (svc->on_writable && (r = wait_io(svc, fd, input_open, &readable, &writable)) < 0)
+        if (srv->stopping && sk_session_framed(s) && !sk_session_partial_since(s)) {
+            graceful = 1; /* draining: a framed session between frames is idle */
+            break;
+        }
+        const char *why = NULL;
+        int64_t deadline = next_deadline(srv, s, last_io, &why);
+        int readable = 0, writable = 0, woken = 0;
+        r = wait_io(svc, fd, wakefd, input_open, deadline, &readable, &writable, &woken);
+        if (r == -ETIMEDOUT) {
+            out.reason = why;
+            break;
+        }
+        if (r < 0)
             break;
         if (writable && (r = svc->on_writable(s)) < 0)
             break;
@@ -114,18 +183,31 @@ void sk__serve_blocking(const sk_server_opts_t *o, int fd, const sk_addr_t *peer
             r = sk_session_eof(s); /* the end may complete a frame: answer it first */
         if (n <= 0) {
             peer_done = 1; /* end of stream, or reset: nothing more to say */
+            if (n < 0)
+                out.reason = "connection reset by peer";
             break;
         }
+        st.in += (unsigned long long)n;
+        last_io = sk__now_ns();
         r = sk_session_feed(s, buf, (size_t)n);
     }
     int protocol_error = r < 0 && *sk_session_error(s);
-    if (protocol_error)
-        log_protocol_error(o, s);
+    if (protocol_error) {
+        log_protocol_error(&srv->o, s);
+        snprintf(out.buf, sizeof out.buf, "%s", sk_session_error(s));
+        out.reason = out.buf;
+    } else if (c.broken && !out.reason) {
+        snprintf(out.buf, sizeof out.buf, "send: %s", sk_strerror(c.broken));
+        out.reason = out.buf;
+    }
+    st.out = c.sent;
     if (svc->on_close)
         svc->on_close(s);
     /* A bad frame ends the session like a graceful close: frames answered before it must
      * not be destroyed by the reset that closing on unread input would send. */
-    if ((r == 0 || protocol_error) && !c.broken && !peer_done)
+    if (!c.broken && !peer_done && (r == 0 || protocol_error || graceful) &&
+        (!out.reason || protocol_error))
         linger_close(fd);
     sk_session_free(s);
+    sk__conn_closed(srv, peer, &st, out.reason);
 }

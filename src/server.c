@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -121,6 +122,7 @@ int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts)
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
+    s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     *out = s;
     return 0;
 }
@@ -179,6 +181,104 @@ void sk_server_stop(sk_server_t *s)
     wake(s);
 }
 
+void sk_server_report(sk_server_t *s)
+{
+    s->report = 1;
+    wake(s);
+}
+
+void sk_server_stats(const sk_server_t *s, sk_server_stats_t *out)
+{
+    out->accepted = s->accepted;
+    out->refused = s->refused;
+    out->active = s->active;
+    out->closed = s->closed;
+    out->errors = s->errors;
+    out->bytes_in = s->bytes_in;
+    out->bytes_out = s->bytes_out;
+    out->datagrams = s->datagrams;
+}
+
+void sk__log_stopping(sk_server_t *s)
+{
+    double d = s->o.drain_timeout < 0 ? SK_DRAIN_DEFAULT : s->o.drain_timeout;
+    sk__server_log(s, "Stopping: listeners closed; %llu connection(s) open, %g s to finish",
+                   (unsigned long long)s->active, d);
+}
+
+void sk__maybe_report(sk_server_t *s)
+{
+    if (!atomic_exchange(&s->report, 0))
+        return;
+    sk_server_stats_t st;
+    sk_server_stats(s, &st);
+    sk__server_log(s,
+                   "Stats: %llu connections (%llu active, %llu refused, %llu errors), "
+                   "%llu bytes in, %llu bytes out, %llu datagrams",
+                   st.accepted, st.active, st.refused, st.errors, st.bytes_in, st.bytes_out,
+                   st.datagrams);
+}
+
+/* The one line a client over --max-conns gets before the close. */
+#define BUSY_LINE "sockit: server busy (too many connections), try again later\r\n"
+
+int sk__admit(sk_server_t *s, int fd, const sk_addr_t *peer)
+{
+    char as[SK_ADDRSTRLEN];
+    if (s->o.acl && !sk_acl_check(s->o.acl, peer)) {
+        s->refused++;
+        sk__server_log(s, "Refused %s: not allowed (--allow/--deny)", sk_addr_str(peer, as));
+        sk_close(fd);
+        return 0;
+    }
+    if (s->o.max_conns > 0 && s->active >= (unsigned long long)s->o.max_conns) {
+        s->refused++;
+        sk__server_log(s, "Refused %s: %d connections already (--max-conns)",
+                       sk_addr_str(peer, as), s->o.max_conns);
+        ssize_t n = send(fd, BUSY_LINE, sizeof BUSY_LINE - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n; /* best effort: the loop never blocks for it */
+        sk_close(fd);
+        return 0;
+    }
+    s->accepted++;
+    s->active++;
+    sk__server_log(s, "Connection received on %s", sk_addr_str(peer, as));
+    return 1;
+}
+
+void sk__conn_closed(sk_server_t *s, const sk_addr_t *peer, const struct sk__conn_stats *st,
+                     const char *reason)
+{
+    s->active--;
+    s->closed++;
+    s->bytes_in += st->in;
+    s->bytes_out += st->out;
+    if (reason)
+        s->errors++;
+    if (!s->o.log)
+        return;
+    char as[SK_ADDRSTRLEN];
+    double secs = (double)(sk__now_ns() - st->t0) / 1e9;
+    sk__server_log(s, "Closed %s: %llu bytes in, %llu bytes out, %.3f s%s%s",
+                   sk_addr_str(peer, as), st->in, st->out, secs, reason ? ": " : "",
+                   reason ? reason : "");
+}
+
+void sk__shed_one(sk_server_t *s, int lfd)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->reserve_fd >= 0) {
+        sk_close(s->reserve_fd);
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            s->refused++;
+            sk_close(fd);
+        }
+        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
 void sk_server_free(sk_server_t *s)
 {
     if (!s)
@@ -193,6 +293,8 @@ void sk_server_free(sk_server_t *s)
     }
     sk_close(s->wake[0]);
     sk_close(s->wake[1]);
+    if (s->reserve_fd >= 0)
+        sk_close(s->reserve_fd);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->idle);
     free(s->kids);
@@ -207,7 +309,7 @@ static void *session_main(void *arg)
 {
     struct session *ss = arg;
     sk_server_t *s = ss->srv;
-    sk__serve_blocking(&s->o, ss->fd, &ss->peer);
+    sk__serve_blocking(s, ss->fd, ss->wakefd, &ss->peer);
 
     pthread_mutex_lock(&s->mu);
     if (ss->prev)
@@ -222,6 +324,7 @@ static void *session_main(void *arg)
     pthread_mutex_unlock(&s->mu);
     /* From here on the server may be gone: touch only what this thread owns. */
     sk_close(ss->fd);
+    sk_close(ss->wakefd);
     free(ss);
     return NULL;
 }
@@ -232,11 +335,20 @@ static void start_thread(sk_server_t *s, int fd, const sk_addr_t *peer)
     if (!ss) {
         sk__server_log(s, "session: %s", sk_strerror(-ENOMEM));
         sk_close(fd);
+        s->active--;
         return;
     }
     ss->srv = s;
     ss->fd = fd;
     ss->peer = *peer;
+    ss->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ss->wakefd < 0) {
+        sk__server_log(s, "session: %s", sk_strerror(-errno));
+        sk_close(fd);
+        free(ss);
+        s->active--;
+        return;
+    }
 
     pthread_mutex_lock(&s->mu);
     ss->next = s->sessions;
@@ -263,7 +375,9 @@ static void start_thread(sk_server_t *s, int fd, const sk_addr_t *peer)
         s->nsessions--;
         pthread_mutex_unlock(&s->mu);
         sk_close(fd);
+        sk_close(ss->wakefd);
         free(ss);
+        s->active--;
     }
 }
 
@@ -275,18 +389,41 @@ static size_t session_count(sk_server_t *s)
     return n;
 }
 
-/* Shut every session's socket down and wait for the threads to finish. */
-static void stop_threads(sk_server_t *s)
+/* The drain period (sk_server_opts_t.drain_timeout) in ns. */
+static int64_t drain_ns(const sk_server_t *s)
+{
+    double d = s->o.drain_timeout < 0 ? SK_DRAIN_DEFAULT : s->o.drain_timeout;
+    return (int64_t)(d * 1e9);
+}
+
+/* Wait until no session is left or the CLOCK_REALTIME deadline `until` passes. Call with
+ * s->mu held. */
+static void wait_sessions(sk_server_t *s, int64_t ns)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += STOP_GRACE_NS / 1000000000;
-    pthread_mutex_lock(&s->mu);
-    for (struct session *ss = s->sessions; ss; ss = ss->next)
-        shutdown(ss->fd, SHUT_RDWR);
+    int64_t t = (int64_t)until.tv_nsec + ns % 1000000000;
+    until.tv_sec += (time_t)(ns / 1000000000 + t / 1000000000);
+    until.tv_nsec = (long)(t % 1000000000);
     while (s->nsessions > 0)
         if (pthread_cond_timedwait(&s->idle, &s->mu, &until) == ETIMEDOUT)
             break;
+}
+
+/* Drain: tell every session to look at the stopping flag (idle framed sessions end), give
+ * the active ones the drain period, then shut the rest down and wait for the threads. */
+static void stop_threads(sk_server_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    for (struct session *ss = s->sessions; ss; ss = ss->next) {
+        uint64_t one = 1;
+        ssize_t n = write(ss->wakefd, &one, sizeof one);
+        (void)n;
+    }
+    wait_sessions(s, drain_ns(s));
+    for (struct session *ss = s->sessions; ss; ss = ss->next)
+        shutdown(ss->fd, SHUT_RDWR);
+    wait_sessions(s, STOP_GRACE_NS);
     size_t left = s->nsessions;
     pthread_mutex_unlock(&s->mu);
     if (left)
@@ -314,11 +451,31 @@ static void reap(sk_server_t *s)
 {
     for (size_t i = 0; i < s->nkids;) {
         pid_t r = waitpid(s->kids[i], NULL, WNOHANG);
-        if (r == s->kids[i] || (r < 0 && errno == ECHILD))
+        if (r == s->kids[i] || (r < 0 && errno == ECHILD)) {
             s->kids[i] = s->kids[--s->nkids];
-        else
+            s->active--; /* the child logged and counted its own bytes */
+            s->closed++;
+        } else {
             i++;
+        }
     }
+}
+
+/* In a child: the server whose session it serves, and that session's wake-up fd. */
+static sk_server_t *child_server;
+static int child_wakefd = -1;
+
+/* A child's SIGTERM: drain like a thread session (the parent kills it after the drain
+ * period). Async-signal-safe: an atomic store and a write. */
+static void on_child_stop(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    child_server->stopping = 1;
+    uint64_t one = 1;
+    ssize_t n = write(child_wakefd, &one, sizeof one);
+    (void)n;
+    errno = saved;
 }
 
 static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
@@ -345,36 +502,47 @@ static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
     pid_t pid = fork();
     if (pid == 0) {
         /* A server killed outright (SIGKILL) must not leave its sessions behind. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        prctl(PR_SET_PDEATHSIG, SIGHUP); /* not SIGTERM: that one drains */
         if (getppid() != parent)
             _exit(0);
-        signal(SIGTERM, SIG_DFL);
+        child_server = s;
+        child_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = child_wakefd >= 0 ? on_child_stop : SIG_DFL;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
         signal(SIGINT, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
         signal(SIGCHLD, SIG_DFL);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         for (size_t i = 0; i < s->nl; i++)
             close(s->lfd[i]);
         close(s->wake[0]);
         close(s->wake[1]);
-        sk__serve_blocking(&s->o, fd, peer);
+        sk__serve_blocking(s, fd, child_wakefd, peer);
         close(fd);
         _exit(0);
     }
     int e = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pid < 0)
+    if (pid < 0) {
         sk__server_log(s, "fork: %s", sk_strerror(-e));
-    else
+        s->active--;
+    } else {
         s->kids[s->nkids++] = pid;
+    }
     sk_close(fd);
 }
 
-/* Pass SIGTERM on to every child and reap them all (SIGKILL after the grace period). */
+/* Pass SIGTERM on to every child (each drains) and reap them all; SIGKILL what is left
+ * after the drain period. */
 static void stop_children(sk_server_t *s)
 {
     for (size_t i = 0; i < s->nkids; i++)
         kill(s->kids[i], SIGTERM);
-    int64_t deadline = sk__now_ns() + STOP_GRACE_NS;
+    int64_t deadline = sk__now_ns() + drain_ns(s);
     for (;;) {
         reap(s);
         if (s->nkids == 0 || sk__wait_fd(s->wake[0], POLLIN, deadline) < 0)
@@ -413,12 +581,15 @@ static int accept_some(sk_server_t *s, int lfd)
             if (accept_error_is_transient(fd))
                 continue;
             sk__server_log(s, "accept: %s", sk_strerror(fd)); /* EMFILE, ENFILE, ENOBUFS, ENOMEM */
+            if (fd == -EMFILE || fd == -ENFILE)
+                sk__shed_one(s, lfd);
             return -1;
         }
         char as[SK_ADDRSTRLEN];
         if (sk_addr_family(&peer) == AF_UNIX && sk_addr_host(&peer, as, sizeof as) == 0)
             sk_getsockname(lfd, &peer); /* an unnamed client: name the socket it came to */
-        sk__server_log(s, "Connection received on %s", sk_addr_str(&peer, as));
+        if (!sk__admit(s, fd, &peer))
+            continue;
         switch (s->o.model) {
         case SK_MODEL_FORK:
             start_child(s, fd, &peer);
@@ -468,6 +639,7 @@ void sk__serve_datagrams(sk_server_t *s, int fd, char *in, char *out)
             continue;
         }
         sk__server_log(s, "Datagram from %s (%zd bytes)", sk_addr_str(&from, as), n);
+        s->datagrams++;
         long r = s->o.service->on_datagram(&s->o.conf, in, (size_t)n, out, SK_DGRAM_MAX);
         if (r < 0)
             continue;
@@ -517,6 +689,7 @@ int sk_server_run(sk_server_t *s)
             }
             if (fork_model)
                 reap(s);
+            sk__maybe_report(s);
         }
         for (size_t i = 1; i < n && !s->stopping; i++)
             if (!pfd[i].revents)
@@ -527,10 +700,11 @@ int sk_server_run(sk_server_t *s)
                 backoff = 1;
     }
 
-    /* Stop: refuse new clients at once, then end every session. */
+    /* Stop: refuse new clients at once, then drain and end every session. */
     for (size_t i = 0; i < s->nl; i++)
         sk_close(s->lfd[i]);
     s->nl = 0;
+    sk__log_stopping(s);
     if (fork_model) {
         stop_children(s);
         sigaction(SIGCHLD, &oldsa, NULL);

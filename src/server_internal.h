@@ -20,6 +20,7 @@
 struct session {
     sk_server_t *srv;
     int fd;
+    int wakefd; /* eventfd: written to make the session look at the stopping flag */
     sk_addr_t peer;
     struct session *prev, *next;
 };
@@ -46,6 +47,17 @@ struct sk_server {
     size_t nkids, capkids;
 
     char *dgram_in, *dgram_out; /* datagram servers: SK__DGRAM_BUF bytes each */
+
+    /* Totals (sk_server_stats); lock-free, updated from every thread. */
+    atomic_ullong accepted, refused, active, closed, errors, bytes_in, bytes_out, datagrams;
+    atomic_int report; /* sk_server_report() asked for a "Stats:" line */
+    int reserve_fd;    /* kept open to accept-and-close one client when out of fds */
+};
+
+/* How one connection went, for the -v "Closed" line and the totals. */
+struct sk__conn_stats {
+    unsigned long long in, out;
+    int64_t t0; /* accepted, monotonic ns */
 };
 
 /* One line to the server's log (printf-style); nothing when there is no log. */
@@ -54,6 +66,28 @@ void sk__server_log(sk_server_t *s, const char *fmt, ...) __attribute__((format(
 /* Answer the datagrams waiting on fd (a bounded batch), with SK__DGRAM_BUF-byte buffers
  * in and out owned by the calling thread. */
 void sk__serve_datagrams(sk_server_t *s, int fd, char *in, char *out);
+
+/*
+ * Admission for a freshly accepted fd: --allow/--deny, then --max-conns. A refused client
+ * gets a best-effort one-line error (max-conns only) and is closed here. Returns 1 when
+ * admitted (the caller then owns fd and must call sk__conn_closed() at its end).
+ */
+int sk__admit(sk_server_t *s, int fd, const sk_addr_t *peer);
+
+/* Account for a connection that ended; under -v log "Closed ADDR: ..." with the bytes,
+ * the duration and, for an error, why (reason NULL for a normal end). */
+void sk__conn_closed(sk_server_t *s, const sk_addr_t *peer, const struct sk__conn_stats *st,
+                     const char *reason);
+
+/* Out of fds on accept: give up the reserve fd, accept and close one waiting client (so
+ * it is told rather than left hanging), and take the reserve back. */
+void sk__shed_one(sk_server_t *s, int lfd);
+
+/* Log "Stopping: ..." once the listeners are closed. */
+void sk__log_stopping(sk_server_t *s);
+
+/* Log the totals if sk_server_report() asked for them. */
+void sk__maybe_report(sk_server_t *s);
 
 /* Run the event-loop model (server_loop.c) until stopped. Same contract as run(). */
 int sk__run_loop_model(sk_server_t *s);

@@ -61,6 +61,11 @@ struct conn {
     int lingering;      /* FIN sent: drain input until EOF, LINGER_BYTES or the timer */
     size_t drained;
     int64_t timer;      /* the linger timer, 0 if none */
+    int64_t watchdog;   /* the idle / frame deadline timer, 0 if none */
+    int64_t last_io;    /* monotonic ns of the last byte either way */
+    struct sk__conn_stats st;
+    const char *reason; /* why it ended, when not normally */
+    sk_addr_t peer;
     struct conn *prev, *next;
 };
 
@@ -72,6 +77,7 @@ struct worker {
     struct conn *conns;
     size_t nconns;
     int stopping;
+    int64_t drain_timer;
     int index, nworkers;
     char *dgram_in, *dgram_out; /* datagram servers only */
     char rbuf[READ_CHUNK];
@@ -87,6 +93,9 @@ static void conn_free(struct conn *c)
     sk_loop_del(w->loop, c->fd, SK_READABLE | SK_WRITABLE);
     if (c->timer)
         sk_loop_timer_cancel(w->loop, c->timer);
+    if (c->watchdog)
+        sk_loop_timer_cancel(w->loop, c->watchdog);
+    sk__conn_closed(w->srv, &c->peer, &c->st, c->reason);
     const sk_service_t *svc = w->srv->o.service;
     if (svc->on_close)
         svc->on_close(c->s);
@@ -113,8 +122,11 @@ static int conn_write(void *ctx, const void *data, size_t len)
         ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno != EAGAIN && errno != EINTR)
             return -errno;
-        if (n > 0)
+        if (n > 0) {
             done = (size_t)n;
+            c->st.out += (unsigned long long)n;
+            c->last_io = sk_loop_now(c->w->loop) * 1000000;
+        }
     }
     if (done < len)
         return sk_buf_append(&c->out, (const char *)data + done, len - done);
@@ -134,6 +146,8 @@ static int flush(struct conn *c)
             return errno == EAGAIN ? 0 : -errno;
         sk_buf_consume(&c->out, (size_t)n);
         sent += (size_t)n;
+        c->st.out += (unsigned long long)n;
+        c->last_io = sk_loop_now(c->w->loop) * 1000000;
     }
     return 0;
 }
@@ -184,16 +198,74 @@ static int conn_error(struct conn *c, int code)
     char as[SK_ADDRSTRLEN];
     const char *why = sk_session_error(c->s);
     if (*why) { /* a bad frame: answered frames still go out, then FIN */
-        sk__server_log(s, "Closing %s: %s", sk_addr_str(sk_session_peer(c->s), as), why);
+        sk__server_log(s, "Closing %s: %s", sk_addr_str(&c->peer, as), why);
+        c->reason = why;
         c->ending = 1;
         c->reading = 0;
         return 0;
     }
-    if (code == SK_ETOOBIG)
-        sk__server_log(s, "Closing %s: output over the %zu-byte maximum",
-                       sk_addr_str(sk_session_peer(c->s), as), c->out.max);
+    if (code == SK_ETOOBIG) {
+        sk__server_log(s, "Closing %s: output over the %zu-byte maximum (--max-output)",
+                       sk_addr_str(&c->peer, as), c->out.max);
+        c->reason = "output over the maximum (--max-output)";
+    } else {
+        c->reason = "send failed";
+    }
     conn_free(c);
     return 1;
+}
+
+/* A framed connection between frames, with nothing left to send: safe to close when
+ * draining. A raw stream is active until its peer closes. */
+static int conn_idle(const struct conn *c)
+{
+    return sk_session_framed(c->s) && !sk_session_partial_since(c->s) &&
+           sk_buf_len(&c->out) == 0;
+}
+
+static void watchdog_fired(sk_loop_t *l, int64_t id, void *arg);
+
+/* Arm the idle / frame deadline timer for whichever comes first. */
+static void arm_watchdog(struct conn *c)
+{
+    sk_server_t *s = c->w->srv;
+    int64_t due = -1;
+    if (s->o.idle_timeout > 0)
+        due = c->last_io + (int64_t)(s->o.idle_timeout * 1e9);
+    int64_t since = sk_session_partial_since(c->s);
+    if (s->o.frame_timeout > 0 && since) {
+        int64_t f = since + (int64_t)(s->o.frame_timeout * 1e9);
+        due = due < 0 || f < due ? f : due;
+    }
+    if (due < 0)
+        return;
+    int64_t ms = (due - sk__now_ns() + 999999) / 1000000;
+    c->watchdog = sk_loop_timer(c->w->loop, ms < 0 ? 0 : ms, watchdog_fired, c);
+    if (c->watchdog < 0)
+        c->watchdog = 0;
+}
+
+static void watchdog_fired(sk_loop_t *l, int64_t id, void *arg)
+{
+    (void)l, (void)id;
+    struct conn *c = arg;
+    sk_server_t *s = c->w->srv;
+    c->watchdog = 0;
+    if (c->lingering)
+        return;
+    int64_t now = sk__now_ns(), since = sk_session_partial_since(c->s);
+    const char *why = NULL;
+    if (s->o.idle_timeout > 0 && now - c->last_io >= (int64_t)(s->o.idle_timeout * 1e9))
+        why = "idle timeout (--idle-timeout)";
+    else if (s->o.frame_timeout > 0 && since &&
+             now - since >= (int64_t)(s->o.frame_timeout * 1e9))
+        why = "frame not completed in time (--frame-timeout)";
+    if (!why) {
+        arm_watchdog(c); /* activity moved the deadline: look again then */
+        return;
+    }
+    c->reason = why; /* the "Closed" line says it */
+    conn_free(c);
 }
 
 /* Arm exactly the events the connection needs now; close it if it is done. */
@@ -253,6 +325,7 @@ static void conn_io(sk_loop_t *l, int fd, void *arg, int ready)
         if (n < 0 && errno == EAGAIN)
             break;
         if (n < 0) { /* reset: nothing more to say */
+            c->reason = "connection reset by peer";
             conn_free(c);
             return;
         }
@@ -262,6 +335,8 @@ static void conn_io(sk_loop_t *l, int fd, void *arg, int ready)
             if (!svc->on_writable)
                 c->ending = 1; /* chargen streams on after a FIN (RFC 864) */
         } else {
+            c->st.in += (unsigned long long)n;
+            c->last_io = sk_loop_now(c->w->loop) * 1000000;
             r = sk_session_feed(c->s, c->w->rbuf, (size_t)n);
         }
         if (r < 0) {
@@ -272,8 +347,10 @@ static void conn_io(sk_loop_t *l, int fd, void *arg, int ready)
         if (sk_buf_len(&c->out) > HIGH_WATER)
             break;
     }
-    if (sk_session_closing(c->s))
+    if (sk_session_closing(c->s) || (c->w->stopping && conn_idle(c)))
         c->ending = 1;
+    if (!c->watchdog && !c->ending)
+        arm_watchdog(c); /* a frame has begun: its deadline starts now */
     update(c);
 }
 
@@ -282,16 +359,21 @@ static void conn_start(struct worker *w, int fd, const sk_addr_t *peer)
     sk_server_t *s = w->srv;
     struct conn *c = calloc(1, sizeof *c);
     if (!c) {
+        struct sk__conn_stats st = {.t0 = sk__now_ns()};
         sk_close(fd);
+        sk__conn_closed(s, peer, &st, "out of memory");
         return;
     }
     c->w = w;
     c->fd = fd;
+    c->peer = *peer;
+    c->st.t0 = c->last_io = sk__now_ns();
     c->input_open = c->reading = 1;
     sk_buf_init(&c->out, s->o.max_output ? s->o.max_output : SK_MAX_OUTPUT_DEFAULT);
     c->s = sk_session_new(s->o.service, &s->o.conf, peer, conn_write, c);
     if (!c->s) {
         sk_close(fd);
+        sk__conn_closed(s, peer, &c->st, "out of memory");
         free(c);
         return;
     }
@@ -306,6 +388,7 @@ static void conn_start(struct worker *w, int fd, const sk_addr_t *peer)
         return;
     if (sk_session_closing(c->s))
         c->ending = 1;
+    arm_watchdog(c);
     update(c);
 }
 
@@ -327,7 +410,10 @@ static void listener_io(sk_loop_t *l, int fd, void *arg, int ready)
             if (errno == EAGAIN || errno == EINTR || errno == EINVAL) /* EINVAL: shut down */
                 return;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                sk__server_log(s, "accept: %s", sk_strerror(-errno));
+                int e = errno;
+                sk__server_log(s, "accept: %s", sk_strerror(-e));
+                if (e == EMFILE || e == ENFILE)
+                    sk__shed_one(s, fd); /* tell one waiting client, rather than none */
                 sk_loop_del(l, fd, SK_READABLE); /* back off instead of spinning */
                 sk_loop_timer(l, ACCEPT_BACKOFF_MS, resume_accepting, w);
                 return;
@@ -338,8 +424,8 @@ static void listener_io(sk_loop_t *l, int fd, void *arg, int ready)
         char as[SK_ADDRSTRLEN];
         if (sk_addr_family(&peer) == AF_UNIX && sk_addr_host(&peer, as, sizeof as) <= 0)
             sk_getsockname(fd, &peer); /* an unnamed client: name the socket it came to */
-        sk__server_log(s, "Connection received on %s", sk_addr_str(&peer, as));
-        conn_start(w, fd2, &peer);
+        if (sk__admit(s, fd2, &peer))
+            conn_start(w, fd2, &peer);
     }
 }
 
@@ -378,8 +464,22 @@ static void resume_accepting(sk_loop_t *l, int64_t id, void *arg)
 
 /* ---- workers ---- */
 
-/* In a worker, after sk_loop_wake(): when the server is stopping, leave the listeners and
- * end every connection; the loop stops when the last one is gone. */
+/* The drain period is over: end what is left. */
+static void drain_over(sk_loop_t *l, int64_t id, void *arg)
+{
+    (void)id;
+    struct worker *w = arg;
+    w->drain_timer = 0;
+    while (w->conns) {
+        w->conns->reason = "still active when the drain period ended (--drain-timeout)";
+        conn_free(w->conns);
+    }
+    sk_loop_stop(l);
+}
+
+/* In a worker, after sk_loop_wake(): when the server is stopping, leave the listeners,
+ * close idle connections and give the active ones the drain period; the loop stops when
+ * the last one is gone. */
 static void on_wake(sk_loop_t *l, void *arg)
 {
     struct worker *w = arg;
@@ -390,9 +490,21 @@ static void on_wake(sk_loop_t *l, void *arg)
     for (size_t i = 0; i < s->nl; i++)
         if (sk_loop_mask(l, s->lfd[i]))
             sk_loop_del(l, s->lfd[i], SK_READABLE);
-    while (w->conns)
-        conn_free(w->conns);
-    sk_loop_stop(l);
+    for (struct conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->lingering && conn_idle(c)) {
+            c->ending = 1;
+            update(c); /* FIN, then a brief drain of its input */
+        }
+    }
+    if (w->nconns == 0) {
+        sk_loop_stop(l);
+        return;
+    }
+    double d = s->o.drain_timeout < 0 ? SK_DRAIN_DEFAULT : s->o.drain_timeout;
+    w->drain_timer = sk_loop_timer(l, (int64_t)(d * 1000), drain_over, w);
+    if (w->drain_timer < 0)
+        drain_over(l, 0, w);
 }
 
 static void *worker_main(void *arg)
@@ -451,7 +563,7 @@ static int loop_setsize(void)
     return rl.rlim_cur < 1024 ? 1024 : (int)rl.rlim_cur;
 }
 
-/* Block until sk_server_stop(). */
+/* Block until sk_server_stop(), logging totals when sk_server_report() asks. */
 static void wait_for_stop(sk_server_t *s)
 {
     while (!s->stopping) {
@@ -459,6 +571,7 @@ static void wait_for_stop(sk_server_t *s)
         char buf[64];
         while (read(s->wake[0], buf, sizeof buf) > 0) {
         }
+        sk__maybe_report(s);
     }
 }
 
@@ -482,6 +595,7 @@ int sk__run_loop_model(sk_server_t *s)
     /* Refuse new clients at once, before the workers have even woken up. */
     for (size_t i = 0; i < s->nl; i++)
         shutdown(s->lfd[i], SHUT_RDWR);
+    sk__log_stopping(s);
     for (int i = 0; i < n; i++)
         if (w[i] && w[i]->started)
             sk_loop_wake(w[i]->loop);

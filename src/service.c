@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "sockit/error.h"
 #include "sockit/service.h"
 
@@ -21,6 +22,7 @@ struct sk_session {
     sk_buf_t in;     /* framed: the stream's unconsumed bytes (a partial frame) */
     sk_buf_t out;    /* framed: one encoded frame on its way out */
     char error[96];  /* the last protocol error, for the model's log */
+    int64_t partial_since; /* framed: when the partial frame in `in` began, or 0 */
     void *state;
     alignas(max_align_t) unsigned char storage[]; /* state_size bytes for the handler */
 };
@@ -97,10 +99,32 @@ static int deliver(sk_session_t *s, const char *p, size_t n, int eof, size_t *us
     return s->closing || r >= 0 ? 0 : protocol_error(s, r);
 }
 
+int sk_session_framed(const sk_session_t *s)
+{
+    return s->framed;
+}
+
+int64_t sk_session_partial_since(const sk_session_t *s)
+{
+    return s->partial_since;
+}
+
+static int feed_frames(sk_session_t *s, const void *data, size_t len);
+
 int sk_session_feed(sk_session_t *s, const void *data, size_t len)
 {
     if (!s->framed)
         return s->svc->on_data ? s->svc->on_data(s, data, len) : 0;
+    int r = feed_frames(s, data, len);
+    if (sk_buf_len(&s->in) == 0)
+        s->partial_since = 0;
+    else if (s->partial_since == 0)
+        s->partial_since = sk__now_ns();
+    return r;
+}
+
+static int feed_frames(sk_session_t *s, const void *data, size_t len)
+{
     const char *p = data;
     size_t used;
     int r;

@@ -39,6 +39,7 @@
 
 #include <stddef.h>
 
+#include "sockit/acl.h"
 #include "sockit/addr.h"
 #include "sockit/service.h"
 
@@ -52,6 +53,9 @@ typedef enum sk_model {
     SK_MODEL_FORK,
     SK_MODEL_LOOP,
 } sk_model_t;
+
+/* Seconds active connections may take to finish after a stop, by default. */
+#define SK_DRAIN_DEFAULT 10.0
 
 /* Per-connection output cap when max_output is 0: 1 MiB. */
 #define SK_MAX_OUTPUT_DEFAULT ((size_t)1 << 20)
@@ -73,6 +77,15 @@ typedef struct sk_server_opts {
     int threads;                 /* SK_MODEL_LOOP: event loops (< 1: online CPUs) */
     size_t max_output;           /* SK_MODEL_LOOP: queued output per connection before it
                                     is dropped (0: SK_MAX_OUTPUT_DEFAULT) */
+    int max_conns;               /* beyond it a client gets a one-line error and is closed
+                                    (0: no limit) */
+    const sk_acl_t *acl;         /* who may connect (NULL: everyone); must outlive run() */
+    double idle_timeout;         /* close a connection after this many seconds without a
+                                    byte either way (0: never) */
+    double frame_timeout;        /* with a framing: a frame once begun must be complete
+                                    within this many seconds (0: no limit) */
+    double drain_timeout;        /* on stop: how long active connections may finish
+                                    (< 0: SK_DRAIN_DEFAULT; 0: none) */
     sk_log_fn *log;              /* "Connection received on ADDR" etc.; NULL: silent */
     void *log_ctx;
 } sk_server_opts_t;
@@ -104,8 +117,29 @@ int sk_server_listener_addr(const sk_server_t *srv, size_t i, sk_addr_t *addr);
  */
 int sk_server_run(sk_server_t *srv);
 
-/* Ask run() to stop. Async-signal-safe; may be called before run() starts. */
+/* Ask run() to stop: listeners close at once (new clients are refused), idle connections
+ * close, active ones get drain_timeout to finish. Async-signal-safe; may be called before
+ * run() starts. */
 void sk_server_stop(sk_server_t *srv);
+
+/* Totals since the server was created. */
+typedef struct sk_server_stats {
+    unsigned long long accepted; /* connections admitted */
+    unsigned long long refused;  /* turned away: --max-conns, --allow/--deny */
+    unsigned long long active;   /* open now */
+    unsigned long long closed;   /* finished */
+    unsigned long long errors;   /* ended by an error: reset, protocol, timeout, overflow */
+    unsigned long long bytes_in, bytes_out;
+    unsigned long long datagrams;
+} sk_server_stats_t;
+
+/* Read the totals (thread-safe; the counters are updated as connections end, so a long
+ * connection's bytes count once it closes). Under the fork model, children's bytes are not
+ * counted. */
+void sk_server_stats(const sk_server_t *srv, sk_server_stats_t *out);
+
+/* Ask run() to log the totals as one line ("Stats: ..."). Async-signal-safe (SIGUSR1). */
+void sk_server_report(sk_server_t *srv);
 
 /* Close the listeners, remove the Unix socket files they created (if the files are still
  * theirs) and free the server. The server must not be running. */

@@ -39,6 +39,7 @@
 #define SOCKIT_SERVICE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sockit/addr.h"
 #include "sockit/frame.h"
@@ -134,6 +135,14 @@ int sk_session_eof(sk_session_t *s);
 /* Why the last sk_session_feed() / sk_session_eof() failed with a protocol error, e.g.
  * "frame over the 1048576-byte maximum"; "" when none did. */
 const char *sk_session_error(const sk_session_t *s);
+
+/* 1 when a framing applies to the session (serve --frame). */
+int sk_session_framed(const sk_session_t *s);
+
+/* When the frame now partly received began (monotonic ns), or 0 when no partial frame is
+ * buffered (always 0 without a framing). Models use it for frame deadlines and to tell
+ * idle connections from active ones. */
+int64_t sk_session_partial_since(const sk_session_t *s);
 
 /* 1 once the handler has called sk_session_close(). */
 int sk_session_closing(const sk_session_t *s);

@@ -362,13 +362,15 @@ class FramedEcho(Case):
                 self.stopped_cleanly(srv)
 
     def each_stop_with_partial_frame(self, model):
-        """SIGTERM while a client holds half a frame: the server still exits 0 promptly"""
-        with fserve("echo", "len32", model) as srv:
+        """SIGTERM while a client holds half a frame: the connection is active, so it gets
+        the drain period (--drain-timeout 1), then the server exits 0"""
+        with fserve("echo", "len32", model, MAX, "--drain-timeout", "1") as srv:
             with client(srv) as s:
                 s.sendall(struct.pack(">I", 500) + b"half")
                 srv.wait_log(r"Connection received on %s" % peer_re(s))
                 t0 = time.monotonic()
                 self.assertEqual(srv.stop(), 0, srv.log_lines)
+                self.assertGreater(time.monotonic() - t0, 0.8)  # it waited for the frame
                 self.assertLess(time.monotonic() - t0, 5)
                 self.assertEqual(recv_closed(self, s), b"")
 
