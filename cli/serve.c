@@ -58,6 +58,9 @@ static void serve_help(void)
            "With --udp every datagram is answered on its own (echo: the datagram back;\n"
            "chargen: 0-512 random characters; daytime, time, greet: the answer; discard:\n"
            "nothing), under any model; like inetd, never to a source port below 1024.\n"
+           "chat sends each line a client types to every other client as '[ADDR] line',\n"
+           "announces joins and leaves, and drops a member that stops reading once its\n"
+           "queue passes --max-output; it runs under the loop and thread models.\n"
            "\nServices:\n");
     for (const sk_service_t *const *s = sk_services(); *s; s++)
         printf("  %-9s %s\n", (*s)->name, (*s)->summary);
@@ -70,8 +73,8 @@ static void serve_help(void)
            "                      one idle client holds them all up); thread: a thread\n"
            "                      per client; fork: a process per client\n"
            "  -t, --threads N     loop: how many event loops (default: online CPUs)\n"
-           "      --max-output N  loop: a client whose unsent output passes N bytes is\n"
-           "                      dropped (K/M/G suffixes; default 1M)\n"
+           "      --max-output N  loop (and chat): a client whose unsent output passes N\n"
+           "                      bytes is dropped (K/M/G suffixes; default 1M)\n"
            "      --max-conns N   at most N clients at once; the next gets a one-line\n"
            "                      error and is closed (default: no limit)\n"
            "      --allow CIDR    admit only matching clients (repeatable; 10.0.0.0/8,\n"
@@ -226,8 +229,14 @@ int cmd_serve(int argc, char **argv)
         return cli_usage("serve", "--message applies only to the greet service");
     if (max_frame && !frame)
         return cli_usage("serve", "--max-frame needs --frame");
-    if ((o.threads || o.max_output) && o.model != SK_MODEL_LOOP)
-        return cli_usage("serve", "--threads and --max-output apply only to --model loop");
+    if ((o.service->flags & SK_SERVICE_ONE_PROCESS) &&
+        (o.model == SK_MODEL_FORK || o.model == SK_MODEL_ITERATIVE))
+        return cli_usage("serve", "%s needs all its clients in one process at once: use "
+                                  "--model loop or thread", o.service->name);
+    if (o.threads && o.model != SK_MODEL_LOOP)
+        return cli_usage("serve", "--threads applies only to --model loop");
+    if (o.max_output && o.model != SK_MODEL_LOOP && !(o.service->flags & SK_SERVICE_ONE_PROCESS))
+        return cli_usage("serve", "--max-output applies to --model loop (and to chat)");
     if (o.frame_timeout > 0 && !frame)
         return cli_usage("serve", "--frame-timeout needs --frame");
     if (o.socktype == SOCK_DGRAM && (o.max_conns || o.idle_timeout > 0))
@@ -239,8 +248,11 @@ int cmd_serve(int argc, char **argv)
         if (o.socktype == SOCK_DGRAM)
             return cli_usage("serve", "--frame does not apply to --udp: a datagram is "
                                       "already one message");
-        if (!(o.service->flags & SK_SERVICE_FRAMES))
-            return cli_usage("serve", "--frame applies only to echo and discard");
+        int lines = framing.kind == SK_FRAME_LINE || framing.kind == SK_FRAME_CRLF;
+        if (!(o.service->flags & SK_SERVICE_FRAMES) &&
+            !((o.service->flags & SK_SERVICE_LINES) && lines))
+            return cli_usage("serve", "--frame applies only to echo and discard (and line or "
+                                      "crlf to chat)");
         o.conf.framing = &framing;
     }
     if (o.socktype == SOCK_DGRAM && !o.service->on_datagram)

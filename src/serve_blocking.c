@@ -137,6 +137,14 @@ static int wait_io(const sk_service_t *svc, int fd, int wakefd, int input_open,
     return 0;
 }
 
+/* sk_session_notify() for a blocking session: wake its poll. */
+static void notify_wakefd(void *ctx)
+{
+    uint64_t one = 1;
+    ssize_t n = write(*(int *)ctx, &one, sizeof one);
+    (void)n;
+}
+
 void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *peer)
 {
     const sk_service_t *svc = srv->o.service;
@@ -149,6 +157,8 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
         sk__conn_closed(srv, peer, &st, out.reason);
         return;
     }
+    if (wakefd >= 0)
+        sk_session_set_notify(s, notify_wakefd, &wakefd);
     if (srv->o.idle_timeout > 0) /* a peer that stops reading cannot hold a send forever */
         sk_settimeout(fd, srv->o.idle_timeout);
     char buf[RECV_CHUNK];
@@ -169,6 +179,8 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
             break;
         }
         if (r < 0)
+            break;
+        if (woken && svc->on_notify && (r = svc->on_notify(s)) < 0)
             break;
         if (writable && (r = svc->on_writable(s)) < 0)
             break;
@@ -196,6 +208,8 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
         log_protocol_error(&srv->o, s);
         snprintf(out.buf, sizeof out.buf, "%s", sk_session_error(s));
         out.reason = out.buf;
+    } else if (r == SK_ETOOBIG && !out.reason) {
+        out.reason = "output over the maximum (--max-output)";
     } else if (c.broken && !out.reason) {
         snprintf(out.buf, sizeof out.buf, "send: %s", sk_strerror(c.broken));
         out.reason = out.buf;

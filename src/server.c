@@ -101,20 +101,36 @@ int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts)
     if (dgram && !opts->service->on_datagram)
         return SK_EBADARG;
     const sk_framing_t *f = opts->conf.framing;
-    if (f && f->kind != SK_FRAME_RAW && (dgram || !(opts->service->flags & SK_SERVICE_FRAMES)))
+    unsigned flags = opts->service->flags;
+    int lines_ok = (flags & SK_SERVICE_LINES) && f &&
+                   (f->kind == SK_FRAME_LINE || f->kind == SK_FRAME_CRLF);
+    if (f && f->kind != SK_FRAME_RAW && (dgram || !((flags & SK_SERVICE_FRAMES) || lines_ok)))
+        return SK_EBADARG;
+    if ((flags & SK_SERVICE_ONE_PROCESS) &&
+        (opts->model == SK_MODEL_FORK || opts->model == SK_MODEL_ITERATIVE))
         return SK_EBADARG;
     sk_server_t *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
     s->o = *opts;
     s->o.socktype = dgram ? SOCK_DGRAM : SOCK_STREAM;
+    if (!s->o.conf.max_output)
+        s->o.conf.max_output = s->o.max_output ? s->o.max_output : SK_MAX_OUTPUT_DEFAULT;
+    if (opts->service->shared_new && !(s->o.conf.shared = opts->service->shared_new(&s->o.conf))) {
+        free(s);
+        return -ENOMEM;
+    }
     if (dgram && (!(s->dgram_in = malloc(SK__DGRAM_BUF)) || !(s->dgram_out = malloc(SK__DGRAM_BUF)))) {
         free(s->dgram_in);
+        if (opts->service->shared_free)
+            opts->service->shared_free(s->o.conf.shared);
         free(s);
         return -ENOMEM;
     }
     if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
         int e = -errno;
+        if (opts->service->shared_free)
+            opts->service->shared_free(s->o.conf.shared);
         free(s->dgram_in);
         free(s->dgram_out);
         free(s);
@@ -300,6 +316,8 @@ void sk_server_free(sk_server_t *s)
     free(s->kids);
     free(s->dgram_in);
     free(s->dgram_out);
+    if (s->o.service->shared_free)
+        s->o.service->shared_free(s->o.conf.shared);
     free(s);
 }
 

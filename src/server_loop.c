@@ -66,7 +66,9 @@ struct conn {
     struct sk__conn_stats st;
     const char *reason; /* why it ended, when not normally */
     sk_addr_t peer;
+    int notified;       /* in the worker's notify list (guarded by w->nmu) */
     struct conn *prev, *next;
+    struct conn *nprev, *nnext; /* the notify list */
 };
 
 struct worker {
@@ -78,6 +80,8 @@ struct worker {
     size_t nconns;
     int stopping;
     int64_t drain_timer;
+    pthread_mutex_t nmu;  /* guards the notify list: other threads add to it */
+    struct conn *notify;  /* sessions whose on_notify is due */
     int index, nworkers;
     char *dgram_in, *dgram_out; /* datagram servers only */
     char rbuf[READ_CHUNK];
@@ -90,15 +94,26 @@ static void conn_io(sk_loop_t *l, int fd, void *arg, int ready);
 static void conn_free(struct conn *c)
 {
     struct worker *w = c->w;
+    const sk_service_t *svc = w->srv->o.service;
+    if (svc->on_close) /* first: after it, no other thread can notify c (chat) */
+        svc->on_close(c->s);
+    pthread_mutex_lock(&w->nmu);
+    if (c->notified) {
+        if (c->nprev)
+            c->nprev->nnext = c->nnext;
+        else
+            w->notify = c->nnext;
+        if (c->nnext)
+            c->nnext->nprev = c->nprev;
+        c->notified = 0;
+    }
+    pthread_mutex_unlock(&w->nmu);
     sk_loop_del(w->loop, c->fd, SK_READABLE | SK_WRITABLE);
     if (c->timer)
         sk_loop_timer_cancel(w->loop, c->timer);
     if (c->watchdog)
         sk_loop_timer_cancel(w->loop, c->watchdog);
     sk__conn_closed(w->srv, &c->peer, &c->st, c->reason);
-    const sk_service_t *svc = w->srv->o.service;
-    if (svc->on_close)
-        svc->on_close(c->s);
     sk_session_free(c->s);
     sk_buf_free(&c->out);
     sk_close(c->fd);
@@ -354,6 +369,50 @@ static void conn_io(sk_loop_t *l, int fd, void *arg, int ready)
     update(c);
 }
 
+/* sk_session_notify() for a loop connection, from any thread: queue it for the worker's
+ * next wake-up. */
+static void conn_notify(void *ctx)
+{
+    struct conn *c = ctx;
+    struct worker *w = c->w;
+    pthread_mutex_lock(&w->nmu);
+    if (!c->notified) {
+        c->notified = 1;
+        c->nprev = NULL;
+        c->nnext = w->notify;
+        if (w->notify)
+            w->notify->nprev = c;
+        w->notify = c;
+    }
+    pthread_mutex_unlock(&w->nmu);
+    sk_loop_wake(w->loop);
+}
+
+/* In the worker: run on_notify for every queued connection. */
+static void run_notifications(struct worker *w)
+{
+    const sk_service_t *svc = w->srv->o.service;
+    for (;;) {
+        pthread_mutex_lock(&w->nmu);
+        struct conn *c = w->notify;
+        if (c) {
+            w->notify = c->nnext;
+            if (w->notify)
+                w->notify->nprev = NULL;
+            c->notified = 0;
+        }
+        pthread_mutex_unlock(&w->nmu);
+        if (!c)
+            return;
+        if (c->lingering || c->ending || !svc->on_notify)
+            continue;
+        int r = svc->on_notify(c->s);
+        if (r < 0 && conn_error(c, r))
+            continue;
+        update(c);
+    }
+}
+
 static void conn_start(struct worker *w, int fd, const sk_addr_t *peer)
 {
     sk_server_t *s = w->srv;
@@ -377,6 +436,7 @@ static void conn_start(struct worker *w, int fd, const sk_addr_t *peer)
         free(c);
         return;
     }
+    sk_session_set_notify(c->s, conn_notify, c);
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
@@ -484,6 +544,7 @@ static void on_wake(sk_loop_t *l, void *arg)
 {
     struct worker *w = arg;
     sk_server_t *s = w->srv;
+    run_notifications(w);
     if (!s->stopping || w->stopping)
         return;
     w->stopping = 1;
@@ -522,6 +583,7 @@ static void worker_free(struct worker *w)
         return;
     if (w->loop)
         sk_loop_free(w->loop);
+    pthread_mutex_destroy(&w->nmu);
     free(w->dgram_in);
     free(w->dgram_out);
     free(w);
@@ -535,6 +597,7 @@ static struct worker *worker_new(sk_server_t *s, int setsize, int index, int nwo
     w->srv = s;
     w->index = index;
     w->nworkers = nworkers;
+    pthread_mutex_init(&w->nmu, NULL);
     if (s->o.socktype == SOCK_DGRAM &&
         (!(w->dgram_in = malloc(SK__DGRAM_BUF)) || !(w->dgram_out = malloc(SK__DGRAM_BUF)))) {
         worker_free(w);

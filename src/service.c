@@ -18,6 +18,9 @@ struct sk_session {
     void *ctx;
     int closing;
     int framed;      /* a framing applies: feed decodes, write encodes */
+    int raw_out;     /* SK_SERVICE_LINES: writes go out unencoded */
+    sk_session_notify_fn *notify_fn;
+    void *notify_ctx;
     sk_decoder_t dec;
     sk_buf_t in;     /* framed: the stream's unconsumed bytes (a partial frame) */
     sk_buf_t out;    /* framed: one encoded frame on its way out */
@@ -28,6 +31,7 @@ struct sk_session {
 };
 
 static const sk_service_conf_t default_conf;
+static const sk_framing_t default_lines = {SK_FRAME_LINE, 0, SK_LINE_MAX_DEFAULT};
 
 sk_session_t *sk_session_new(const sk_service_t *svc, const sk_service_conf_t *conf,
                              const sk_addr_t *peer, sk_session_write_fn *write_fn, void *ctx)
@@ -43,7 +47,12 @@ sk_session_t *sk_session_new(const sk_service_t *svc, const sk_service_conf_t *c
     s->ctx = ctx;
     s->state = svc->state_size ? s->storage : NULL;
     const sk_framing_t *f = s->conf->framing;
-    if ((svc->flags & SK_SERVICE_FRAMES) && f && f->kind != SK_FRAME_RAW) {
+    if (svc->flags & SK_SERVICE_LINES) {
+        if (!f || (f->kind != SK_FRAME_LINE && f->kind != SK_FRAME_CRLF))
+            f = &default_lines;
+        s->raw_out = 1;
+    }
+    if ((svc->flags & (SK_SERVICE_FRAMES | SK_SERVICE_LINES)) && f && f->kind != SK_FRAME_RAW) {
         s->framed = 1;
         sk_decoder_init(&s->dec, f);
         sk_buf_init(&s->in, sk_frame_bufmax(f));
@@ -61,9 +70,21 @@ void sk_session_free(sk_session_t *s)
     free(s);
 }
 
+void sk_session_notify(sk_session_t *s)
+{
+    if (s->notify_fn)
+        s->notify_fn(s->notify_ctx);
+}
+
+void sk_session_set_notify(sk_session_t *s, sk_session_notify_fn *fn, void *ctx)
+{
+    s->notify_fn = fn;
+    s->notify_ctx = ctx;
+}
+
 int sk_session_write(sk_session_t *s, const void *data, size_t len)
 {
-    if (!s->framed)
+    if (!s->framed || s->raw_out)
         return len ? s->write_fn(s->ctx, data, len) : 0;
     sk_buf_clear(&s->out);
     int r = sk_frame_encode(&s->dec.f, data, len, &s->out);
@@ -195,7 +216,7 @@ const sk_service_conf_t *sk_session_conf(const sk_session_t *s)
 
 static const sk_service_t *const services[] = {
     &sk_service_echo,    &sk_service_discard, &sk_service_chargen, &sk_service_daytime,
-    &sk_service_time,    &sk_service_greet,   NULL,
+    &sk_service_time,    &sk_service_greet,   &sk_service_chat,    NULL,
 };
 
 const sk_service_t *const *sk_services(void)

@@ -30,6 +30,14 @@
  * through sk_session_feed() and the peer's EOF through sk_session_eof(), which apply the
  * framing (or call on_data directly when there is none).
  *
+ * Sessions that talk to each other (chat): a service with shared_new gets one shared
+ * object per server (conf->shared), created before the first session and freed after the
+ * last. Another thread may call sk_session_notify(s) on a session it knows to be alive
+ * (typically under the shared object's lock, with the session still registered there);
+ * the model then calls on_notify(s) soon, in the session's own thread, where the handler
+ * may write. Such a service needs every session in one process, at the same time: it
+ * sets SK_SERVICE_ONE_PROCESS, and the server refuses the fork and iterative models.
+ *
  * Datagrams (serve --udp): on_datagram answers one datagram with at most one reply; no
  * session exists. It must be reentrant (several threads may call it at once).
  *
@@ -53,11 +61,21 @@ typedef struct sk_session sk_session_t;
 /* Options a service may use; zero-initialise and set what applies. */
 typedef struct sk_service_conf {
     const char *message;         /* greet: the text sent to each client (NULL: the default) */
-    const sk_framing_t *framing; /* SK_SERVICE_FRAMES services: NULL or raw is a byte stream */
+    const sk_framing_t *framing; /* SK_SERVICE_FRAMES services: NULL or raw is a byte stream;
+                                    SK_SERVICE_LINES services: line or crlf, and its max */
+    size_t max_output;           /* chat: a member's queue limit (0: 1 MiB) */
+    void *shared;                /* set by the server: what svc->shared_new() returned */
 } sk_service_conf_t;
 
 /* sk_service_t.flags: on_data and writes work in whole frames when a framing is set. */
 #define SK_SERVICE_FRAMES 0x1
+/* on_data receives whole lines (without the "\n"; line framing unless conf->framing says
+ * crlf), while writes go out as they are. */
+#define SK_SERVICE_LINES 0x2
+/* Sessions share state (shared_new) and must all live in one process at once. */
+#define SK_SERVICE_ONE_PROCESS 0x4
+/* The longest line an SK_SERVICE_LINES service accepts without a --max-frame. */
+#define SK_LINE_MAX_DEFAULT 65536
 /* Largest datagram payload a UDP service receives or sends (IPv4's limit). */
 #define SK_DGRAM_MAX 65507
 
@@ -77,6 +95,13 @@ typedef struct sk_service {
      * reply's length (0: an empty datagram) or -1 for no reply. NULL: no UDP service. */
     long (*on_datagram)(const sk_service_conf_t *conf, const void *in, size_t len, void *out,
                         size_t cap);
+    /* After sk_session_notify(), in the session's thread. Returns 0 or a negative code
+     * (the connection is dropped). */
+    int (*on_notify)(sk_session_t *s);
+    /* Per-server shared state (NULL: none): created by sk_server_new(), freed by
+     * sk_server_free(). shared_new returns NULL on failure. */
+    void *(*shared_new)(const sk_service_conf_t *conf);
+    void (*shared_free)(void *shared);
 } sk_service_t;
 
 /* The built-in services. */
@@ -86,6 +111,7 @@ extern const sk_service_t sk_service_chargen; /* RFC 864: an endless rotating pa
 extern const sk_service_t sk_service_daytime; /* RFC 867: one human-readable time line */
 extern const sk_service_t sk_service_time;    /* RFC 868: 4 bytes, seconds since 1900 */
 extern const sk_service_t sk_service_greet;   /* the seeds' "Thank you for connecting" */
+extern const sk_service_t sk_service_chat;    /* every line to every other client */
 
 /* Find a built-in service by name; NULL if there is none. */
 const sk_service_t *sk_service_find(const char *name);
@@ -135,6 +161,15 @@ int sk_session_eof(sk_session_t *s);
 /* Why the last sk_session_feed() / sk_session_eof() failed with a protocol error, e.g.
  * "frame over the 1048576-byte maximum"; "" when none did. */
 const char *sk_session_error(const sk_session_t *s);
+
+/* Ask for on_notify(s) in the session's own thread, soon. Thread-safe; the caller must
+ * know s is alive (see "Sessions that talk to each other"). Several notifications may
+ * merge into one call. */
+void sk_session_notify(sk_session_t *s);
+
+/* For models: what sk_session_notify() calls (fn(ctx)); set right after sk_session_new(). */
+typedef void sk_session_notify_fn(void *ctx);
+void sk_session_set_notify(sk_session_t *s, sk_session_notify_fn *fn, void *ctx);
 
 /* 1 when a framing applies to the session (serve --frame). */
 int sk_session_framed(const sk_session_t *s);

@@ -9,9 +9,19 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "sockit/error.h"
 #include "sockit/service.h"
 #include "t.h"
+
+/* A capture's bytes equal the string s. */
+#define T_EQ_STR_LEN(cap, s)                                                                       \
+    do {                                                                                           \
+        T_EQ_INT((cap).len, strlen(s));                                                            \
+        T_EQ_MEM((cap).data, (s), strlen(s));                                                      \
+    } while (0)
 
 /* Seconds from 1900-01-01 to 1970-01-01 (RFC 868). */
 #define RFC868_OFFSET 2208988800ULL
@@ -362,6 +372,7 @@ TEST(service_find_every_name)
         {"echo", &sk_service_echo},       {"discard", &sk_service_discard},
         {"chargen", &sk_service_chargen}, {"daytime", &sk_service_daytime},
         {"time", &sk_service_time},       {"greet", &sk_service_greet},
+        {"chat", &sk_service_chat},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         const sk_service_t *s = sk_service_find(want[i].name);
@@ -377,16 +388,17 @@ TEST(service_find_every_name)
     T_ASSERT(sk_service_find("echo ") == NULL);
 }
 
-TEST(services_lists_all_six)
+TEST(services_lists_all_seven)
 {
-    static const char *const names[] = {"echo", "discard", "chargen", "daytime", "time", "greet"};
+    static const char *const names[] = {"echo", "discard", "chargen", "daytime",
+                                        "time", "greet",   "chat"};
     const sk_service_t *const *list = sk_services();
     T_ASSERT(list != NULL);
     size_t n = 0;
     while (list[n] && n < 100)
         n++;
-    T_EQ_INT(n, 6);
-    for (size_t i = 0; i < 6; i++) {
+    T_EQ_INT(n, 7);
+    for (size_t i = 0; i < 7; i++) {
         int found = 0;
         for (size_t j = 0; j < n; j++)
             found += strcmp(list[j]->name, names[i]) == 0;
@@ -556,4 +568,110 @@ TEST(chargen_datagrams_rfc864)
     }
     T_LT_INT(min, 50); /* random lengths cover the range */
     T_GT_INT(max, 460);
+}
+
+/* ---- chat: sessions that talk to each other through the room ---- */
+
+struct chat_member {
+    struct capture out;
+    int notified;
+    sk_session_t *s;
+};
+
+static void mark_notified(void *ctx)
+{
+    ((struct chat_member *)ctx)->notified++;
+}
+
+static sk_addr_t v4_peer(int port)
+{
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sk_addr_t a;
+    T_OK(sk_addr_set(&a, (struct sockaddr *)&sin, sizeof sin));
+    return a;
+}
+
+static void chat_join(struct chat_member *m, const sk_service_conf_t *conf, int port)
+{
+    sk_addr_t peer = v4_peer(port);
+    m->s = sk_session_new(&sk_service_chat, conf, &peer, capture_write, &m->out);
+    T_ASSERT(m->s != NULL);
+    sk_session_set_notify(m->s, mark_notified, m);
+    T_EQ_INT(sk_service_chat.on_open(m->s), 0);
+}
+
+/* What the member's thread would do on the notification. */
+static void chat_deliver(struct chat_member *m)
+{
+    T_GT_INT(m->notified, 0);
+    m->notified = 0;
+    T_EQ_INT(sk_service_chat.on_notify(m->s), 0);
+}
+
+TEST(chat_room)
+{
+    sk_service_conf_t conf = {0};
+    conf.shared = sk_service_chat.shared_new(&conf);
+    T_ASSERT(conf.shared != NULL);
+    struct chat_member a = {0}, b = {0}, c = {0};
+    chat_join(&a, &conf, 1111);
+    T_EQ_INT(a.notified, 0); /* nobody else to tell */
+    chat_join(&b, &conf, 2222);
+    chat_deliver(&a);
+    T_EQ_STR_LEN(a.out, "* [127.0.0.1:2222] joined (2 online)\n");
+    chat_join(&c, &conf, 3333);
+    b.notified = 0; /* b heard c join; what follows must not come back to b */
+    /* A line (CR LF from telnet), split across reads, reaches the others once whole. */
+    T_EQ_INT(sk_session_feed(b.s, "hel", 3), 0);
+    T_EQ_INT(sk_session_feed(b.s, "lo\r\n", 4), 0);
+    T_EQ_INT(b.notified, 0); /* never to the sender */
+    a.out.len = 0;
+    chat_deliver(&a);
+    T_EQ_STR_LEN(a.out, "* [127.0.0.1:3333] joined (3 online)\n[127.0.0.1:2222] hello\n");
+    chat_deliver(&c);
+    T_EQ_STR_LEN(c.out, "[127.0.0.1:2222] hello\n");
+    /* Leaving is announced. */
+    sk_service_chat.on_close(b.s);
+    sk_session_free(b.s);
+    c.out.len = 0;
+    chat_deliver(&c);
+    T_EQ_STR_LEN(c.out, "* [127.0.0.1:2222] left (2 online)\n");
+    sk_service_chat.on_close(a.s);
+    sk_session_free(a.s);
+    sk_service_chat.on_close(c.s);
+    sk_session_free(c.s);
+    capture_free(&a.out);
+    capture_free(&b.out);
+    capture_free(&c.out);
+    sk_service_chat.shared_free(conf.shared);
+}
+
+TEST(chat_drops_a_member_that_stops_reading)
+{
+    sk_service_conf_t conf = {.max_output = 1000};
+    conf.shared = sk_service_chat.shared_new(&conf);
+    struct chat_member slow = {0}, talker = {0};
+    chat_join(&slow, &conf, 1111);
+    chat_join(&talker, &conf, 2222);
+    char line[101];
+    memset(line, 'x', 100);
+    line[100] = '\n';
+    for (int i = 0; i < 20; i++) /* 2 KB for a 1000-byte queue; slow never delivers */
+        T_EQ_INT(sk_session_feed(talker.s, line, sizeof line), 0);
+    T_EQ_INT(sk_service_chat.on_notify(slow.s), SK_ETOOBIG); /* its session ends */
+    sk_service_chat.on_close(slow.s);
+    sk_session_free(slow.s);
+    /* The room goes on: the talker hears that slow left. */
+    T_GT_INT(talker.notified, 0);
+    chat_deliver(&talker);
+    T_EQ_STR_LEN(talker.out, "* [127.0.0.1:1111] left (1 online)\n");
+    sk_service_chat.on_close(talker.s);
+    sk_session_free(talker.s);
+    capture_free(&slow.out);
+    capture_free(&talker.out);
+    sk_service_chat.shared_free(conf.shared);
 }
