@@ -39,7 +39,7 @@ static void help(void)
 {
     printf("Usage: sockit COMMAND [OPTIONS] [ARGS]\n\n"
            "sockit %s: a socket toolkit. Classic servers over TCP, UDP and Unix sockets\n"
-           "under three concurrency models, a netcat-style client and listener, an HTTP\n"
+           "under four concurrency models, a netcat-style client and listener, an HTTP\n"
            "getter, a port prober, and name lookups.\n\nCommands:\n",
            SK_VERSION);
     for (const struct cli_cmd *c = cli_cmds; c->name; c++)

@@ -52,8 +52,9 @@ static void log_stderr(void *ctx, const char *line)
 static void serve_help(void)
 {
     printf("Usage: sockit serve SERVICE [OPTIONS]\n\n"
-           "Run SERVICE until SIGTERM or SIGINT (Ctrl-C), then exit 0: listeners close at\n"
-           "once and open sessions are ended. A second signal exits at once with status 1.\n"
+           "Run SERVICE until SIGTERM or SIGINT (Ctrl-C), then drain and exit 0: listeners\n"
+           "close at once, idle clients are closed, active ones get --drain-timeout to\n"
+           "finish. A second signal exits at once with status 1.\n"
            "chargen keeps streaming after the client's EOF (RFC 864) until it closes.\n"
            "With --udp every datagram is answered on its own (echo: the datagram back;\n"
            "chargen: 0-512 random characters; daytime, time, greet: the answer; discard:\n"
