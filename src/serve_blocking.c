@@ -29,6 +29,7 @@ struct blocking_conn {
     int fd;
     int broken; /* first write error, or 0 */
     unsigned long long sent;
+    int64_t last_out; /* monotonic ns of the last byte sent */
 };
 
 static int blocking_write(void *ctx, const void *data, size_t len)
@@ -39,6 +40,8 @@ static int blocking_write(void *ctx, const void *data, size_t len)
     size_t sent = 0;
     ssize_t r = sk_sendall(c->fd, data, len, &sent);
     c->sent += sent;
+    if (sent)
+        c->last_out = sk__now_ns();
     if (r < 0)
         c->broken = (int)r;
     return r < 0 ? (int)r : 0;
@@ -171,7 +174,7 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
             break;
         }
         const char *why = NULL;
-        int64_t deadline = next_deadline(srv, s, last_io, &why);
+        int64_t deadline = next_deadline(srv, s, last_io > c.last_out ? last_io : c.last_out, &why);
         int readable = 0, writable = 0, woken = 0;
         r = wait_io(svc, fd, wakefd, input_open, deadline, &readable, &writable, &woken);
         if (r == -ETIMEDOUT) {
@@ -208,6 +211,8 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
         log_protocol_error(&srv->o, s);
         snprintf(out.buf, sizeof out.buf, "%s", sk_session_error(s));
         out.reason = out.buf;
+    } else if (srv->drain_over && !out.reason) {
+        out.reason = "still active when the drain period ended (--drain-timeout)";
     } else if (r == SK_ETOOBIG && !out.reason) {
         out.reason = "output over the maximum (--max-output)";
     } else if (c.broken && !out.reason) {

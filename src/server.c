@@ -323,6 +323,13 @@ void sk_server_free(sk_server_t *s)
 
 /* ---- thread and iterative models ---- */
 
+/* An admitted connection that could not be served after all: account for it. */
+static void lost_connection(sk_server_t *s, const sk_addr_t *peer, const char *why)
+{
+    struct sk__conn_stats st = {.t0 = sk__now_ns()};
+    sk__conn_closed(s, peer, &st, why);
+}
+
 static void *session_main(void *arg)
 {
     struct session *ss = arg;
@@ -353,7 +360,7 @@ static void start_thread(sk_server_t *s, int fd, const sk_addr_t *peer)
     if (!ss) {
         sk__server_log(s, "session: %s", sk_strerror(-ENOMEM));
         sk_close(fd);
-        s->active--;
+        lost_connection(s, peer, "out of memory");
         return;
     }
     ss->srv = s;
@@ -361,10 +368,11 @@ static void start_thread(sk_server_t *s, int fd, const sk_addr_t *peer)
     ss->peer = *peer;
     ss->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (ss->wakefd < 0) {
-        sk__server_log(s, "session: %s", sk_strerror(-errno));
+        const char *why = sk_strerror(-errno);
+        sk__server_log(s, "session: %s", why);
         sk_close(fd);
         free(ss);
-        s->active--;
+        lost_connection(s, peer, why);
         return;
     }
 
@@ -395,7 +403,7 @@ static void start_thread(sk_server_t *s, int fd, const sk_addr_t *peer)
         sk_close(fd);
         sk_close(ss->wakefd);
         free(ss);
-        s->active--;
+        lost_connection(s, peer, "no thread for it");
     }
 }
 
@@ -439,6 +447,7 @@ static void stop_threads(sk_server_t *s)
         (void)n;
     }
     wait_sessions(s, drain_ns(s));
+    s->drain_over = 1;
     for (struct session *ss = s->sessions; ss; ss = ss->next)
         shutdown(ss->fd, SHUT_RDWR);
     wait_sessions(s, STOP_GRACE_NS);
@@ -468,8 +477,8 @@ static void on_sigchld(int sig)
 static void reap(sk_server_t *s)
 {
     for (size_t i = 0; i < s->nkids;) {
-        pid_t r = waitpid(s->kids[i], NULL, WNOHANG);
-        if (r == s->kids[i] || (r < 0 && errno == ECHILD)) {
+        pid_t r = waitpid(s->kids[i].pid, NULL, WNOHANG);
+        if (r == s->kids[i].pid || (r < 0 && errno == ECHILD)) {
             s->kids[i] = s->kids[--s->nkids];
             s->active--; /* the child logged and counted its own bytes */
             s->closed++;
@@ -500,10 +509,11 @@ static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
 {
     if (s->nkids == s->capkids) {
         size_t cap = s->capkids ? s->capkids * 2 : 64;
-        pid_t *k = realloc(s->kids, cap * sizeof *k);
+        struct kid *k = realloc(s->kids, cap * sizeof *k);
         if (!k) {
             sk__server_log(s, "fork: %s", sk_strerror(-ENOMEM));
             sk_close(fd);
+            lost_connection(s, peer, "out of memory");
             return;
         }
         s->kids = k;
@@ -547,9 +557,9 @@ static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         sk__server_log(s, "fork: %s", sk_strerror(-e));
-        s->active--;
+        lost_connection(s, peer, "fork failed");
     } else {
-        s->kids[s->nkids++] = pid;
+        s->kids[s->nkids++] = (struct kid){.pid = pid, .peer = *peer, .t0 = sk__now_ns()};
     }
     sk_close(fd);
 }
@@ -559,7 +569,7 @@ static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
 static void stop_children(sk_server_t *s)
 {
     for (size_t i = 0; i < s->nkids; i++)
-        kill(s->kids[i], SIGTERM);
+        kill(s->kids[i].pid, SIGTERM);
     int64_t deadline = sk__now_ns() + drain_ns(s);
     for (;;) {
         reap(s);
@@ -570,8 +580,12 @@ static void stop_children(sk_server_t *s)
         }
     }
     for (size_t i = 0; i < s->nkids; i++) {
-        kill(s->kids[i], SIGKILL);
-        waitpid(s->kids[i], NULL, 0);
+        kill(s->kids[i].pid, SIGKILL);
+        waitpid(s->kids[i].pid, NULL, 0);
+        /* Cut off, it could not log or count itself: the parent does (bytes unknown). */
+        struct sk__conn_stats st = {.t0 = s->kids[i].t0};
+        sk__conn_closed(s, &s->kids[i].peer, &st,
+                        "still active when the drain period ended (--drain-timeout)");
     }
     s->nkids = 0;
 }

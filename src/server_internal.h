@@ -37,13 +37,18 @@ struct sk_server {
     size_t nfiles;
     int wake[2]; /* non-blocking pipe: [0] polled by run(), [1] written to wake it */
     atomic_int stopping; /* lock-free: safe from signal handlers and other threads */
+    atomic_int drain_over; /* the drain period ended: sessions left are cut off */
 
     pthread_mutex_t mu; /* guards sessions and nsessions */
     pthread_cond_t idle;
     struct session *sessions;
     size_t nsessions;
 
-    pid_t *kids; /* fork model: live children */
+    struct kid { /* fork model: a live child and the client it serves */
+        pid_t pid;
+        sk_addr_t peer;
+        int64_t t0;
+    } *kids;
     size_t nkids, capkids;
 
     char *dgram_in, *dgram_out; /* datagram servers: SK__DGRAM_BUF bytes each */

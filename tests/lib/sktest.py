@@ -122,8 +122,9 @@ class Server:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
-    def stop(self, sig=_SIGTERM, timeout=DEFAULT_TIMEOUT):
-        """Send sig and wait; return the exit status (negative: killed by a signal)."""
+    def stop(self, sig=_SIGTERM, timeout=2 * DEFAULT_TIMEOUT):
+        """Send sig and wait; return the exit status (negative: killed by a signal). The
+        wait outlasts serve's default 10 s drain, for a client still open at the stop."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
@@ -366,3 +367,59 @@ class Case(unittest.TestCase):
             self.fail("%s differs: got %d bytes, want %d; first difference at offset %d: "
                       "got %r, want %r" % (what, len(got), len(want), i,
                                            bytes(got[i:i + 24]), bytes(want[i:i + 24])))
+
+
+# ---- process and client helpers (server admission, drain and load tests) ----
+
+def rss_kb(pid):
+    """Resident set size of process `pid` in KiB (VmRSS in /proc/PID/status), or None if
+    it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of process `pid` (all its threads) in seconds, from
+    /proc/PID/stat, or None if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            text = f.read()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def connect_from(port, source, host="127.0.0.1", timeout=DEFAULT_TIMEOUT):
+    """A TCP client socket bound to loopback address `source` (e.g. '127.0.0.2', any
+    port) before it connects, so that a server sees that source address."""
+    return socket.create_connection((host, port), timeout=timeout,
+                                    source_address=(source, 0))
+
+
+def each_model_in(*models):
+    """Like each_model, for the listed models only: `each_NAME(self, model)` becomes
+    `test_NAME_MODEL` for each of `models` (for features that apply to some models)."""
+    def deco(cls):
+        for name in [n for n in vars(cls) if n.startswith("each_")]:
+            fn = getattr(cls, name)
+
+            def make(fn, model):
+                def test(self):
+                    return fn(self, model)
+                test.__name__ = "test_%s_%s" % (fn.__name__[len("each_"):], model)
+                test.__doc__ = " ".join((fn.__doc__ or "").split()) + " [%s]" % model
+                return test
+
+            for model in models:
+                t = make(fn, model)
+                setattr(cls, t.__name__, t)
+            delattr(cls, name)
+        return cls
+    return deco
