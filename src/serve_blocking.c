@@ -140,12 +140,24 @@ static int wait_io(const sk_service_t *svc, int fd, int wakefd, int input_open,
     return 0;
 }
 
+/* A blocking session's wake-up fd and socket, for other threads. */
+struct wake {
+    int wakefd, fd;
+};
+
 /* sk_session_notify() for a blocking session: wake its poll. */
 static void notify_wakefd(void *ctx)
 {
     uint64_t one = 1;
-    ssize_t n = write(*(int *)ctx, &one, sizeof one);
+    ssize_t n = write(((struct wake *)ctx)->wakefd, &one, sizeof one);
     (void)n;
+}
+
+/* sk_session_abort(): shut the socket down, which also ends a blocked send. */
+static void abort_session(void *ctx)
+{
+    shutdown(((struct wake *)ctx)->fd, SHUT_RDWR);
+    notify_wakefd(ctx);
 }
 
 void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *peer)
@@ -160,8 +172,11 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
         sk__conn_closed(srv, peer, &st, out.reason);
         return;
     }
-    if (wakefd >= 0)
-        sk_session_set_notify(s, notify_wakefd, &wakefd);
+    struct wake wake = {.wakefd = wakefd, .fd = fd};
+    if (wakefd >= 0) {
+        sk_session_set_notify(s, notify_wakefd, &wake);
+        sk_session_set_abort(s, abort_session, &wake);
+    }
     if (srv->o.idle_timeout > 0) /* a peer that stops reading cannot hold a send forever */
         sk_settimeout(fd, srv->o.idle_timeout);
     char buf[RECV_CHUNK];

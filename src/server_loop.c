@@ -67,6 +67,7 @@ struct conn {
     const char *reason; /* why it ended, when not normally */
     sk_addr_t peer;
     int notified;       /* in the worker's notify list (guarded by w->nmu) */
+    int session_over;   /* on_close has run */
     struct conn *prev, *next;
     struct conn *nprev, *nnext; /* the notify list */
 };
@@ -91,12 +92,20 @@ static void conn_io(sk_loop_t *l, int fd, void *arg, int ready);
 
 /* ---- connections ---- */
 
+/* The session is over (once): on_close. After it no other thread can notify c (chat),
+ * and a chat member has left the room even while its connection still lingers. */
+static void end_session(struct conn *c)
+{
+    const sk_service_t *svc = c->w->srv->o.service;
+    if (!c->session_over && svc->on_close)
+        svc->on_close(c->s);
+    c->session_over = 1;
+}
+
 static void conn_free(struct conn *c)
 {
     struct worker *w = c->w;
-    const sk_service_t *svc = w->srv->o.service;
-    if (svc->on_close) /* first: after it, no other thread can notify c (chat) */
-        svc->on_close(c->s);
+    end_session(c);
     pthread_mutex_lock(&w->nmu);
     if (c->notified) {
         if (c->nprev)
@@ -179,6 +188,7 @@ static void linger_timeout(sk_loop_t *l, int64_t id, void *arg)
  * and drain first. */
 static void finish(struct conn *c)
 {
+    end_session(c);
     if (!c->input_open || shutdown(c->fd, SHUT_WR) < 0) {
         conn_free(c);
         return;
@@ -404,7 +414,7 @@ static void run_notifications(struct worker *w)
         pthread_mutex_unlock(&w->nmu);
         if (!c)
             return;
-        if (c->lingering || c->ending || !svc->on_notify)
+        if (c->session_over || c->lingering || c->ending || !svc->on_notify)
             continue;
         int r = svc->on_notify(c->s);
         if (r < 0 && conn_error(c, r))

@@ -19,8 +19,8 @@ struct sk_session {
     int closing;
     int framed;      /* a framing applies: feed decodes, write encodes */
     int raw_out;     /* SK_SERVICE_LINES: writes go out unencoded */
-    sk_session_notify_fn *notify_fn;
-    void *notify_ctx;
+    sk_session_notify_fn *notify_fn, *abort_fn;
+    void *notify_ctx, *abort_ctx;
     sk_decoder_t dec;
     sk_buf_t in;     /* framed: the stream's unconsumed bytes (a partial frame) */
     sk_buf_t out;    /* framed: one encoded frame on its way out */
@@ -80,6 +80,20 @@ void sk_session_set_notify(sk_session_t *s, sk_session_notify_fn *fn, void *ctx)
 {
     s->notify_fn = fn;
     s->notify_ctx = ctx;
+}
+
+void sk_session_abort(sk_session_t *s)
+{
+    if (s->abort_fn)
+        s->abort_fn(s->abort_ctx);
+    else
+        sk_session_notify(s);
+}
+
+void sk_session_set_abort(sk_session_t *s, sk_session_notify_fn *fn, void *ctx)
+{
+    s->abort_fn = fn;
+    s->abort_ctx = ctx;
 }
 
 int sk_session_write(sk_session_t *s, const void *data, size_t len)

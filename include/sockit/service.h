@@ -167,9 +167,16 @@ const char *sk_session_error(const sk_session_t *s);
  * merge into one call. */
 void sk_session_notify(sk_session_t *s);
 
-/* For models: what sk_session_notify() calls (fn(ctx)); set right after sk_session_new(). */
+/* Ask the model to drop the connection soon, even if its thread is blocked writing to
+ * a peer that does not read (the blocking models shut the socket down). Thread-safe, with
+ * the same liveness rule as sk_session_notify(); the next on_notify should then fail. */
+void sk_session_abort(sk_session_t *s);
+
+/* For models: what sk_session_notify() and sk_session_abort() call (fn(ctx)); set right
+ * after sk_session_new(). Without an abort function, abort notifies. */
 typedef void sk_session_notify_fn(void *ctx);
 void sk_session_set_notify(sk_session_t *s, sk_session_notify_fn *fn, void *ctx);
+void sk_session_set_abort(sk_session_t *s, sk_session_notify_fn *fn, void *ctx);
 
 /* 1 when a framing applies to the session (serve --frame). */
 int sk_session_framed(const sk_session_t *s);

@@ -71,7 +71,9 @@ static void broadcast(struct room *r, const struct member *from, const char *hea
             sk_buf_append(&m->queue, body, len) < 0 || sk_buf_append(&m->queue, "\n", 1) < 0) {
             m->dropped = 1; /* it stopped reading: its session ends on the notification */
         }
-        if (before == 0 || m->dropped)
+        if (m->dropped)
+            sk_session_abort(m->s); /* its thread may be stuck writing to it */
+        else if (before == 0)
             sk_session_notify(m->s);
     }
 }
@@ -132,8 +134,12 @@ static int chat_notify(sk_session_t *s)
         if (n == 0)
             return 0;
         int r = sk_session_write(s, chunk, n);
-        if (r < 0)
-            return r;
+        if (r < 0) {
+            pthread_mutex_lock(&m->room->mu);
+            dropped = m->dropped; /* aborted for not reading: say why */
+            pthread_mutex_unlock(&m->room->mu);
+            return dropped ? SK_ETOOBIG : r;
+        }
     }
 }
 
