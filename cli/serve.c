@@ -304,15 +304,8 @@ int cmd_serve(int argc, char **argv)
     }
 
     r = sk_server_run(srv);
-    if (verbose) {
-        sk_server_stats_t st;
-        sk_server_stats(srv, &st);
-        fprintf(stderr,
-                "Stats: %llu connections (%llu active, %llu refused, %llu errors), "
-                "%llu bytes in, %llu bytes out, %llu datagrams\n",
-                st.accepted, st.active, st.refused, st.errors, st.bytes_in, st.bytes_out,
-                st.datagrams);
-    }
+    if (verbose)
+        sk_server_log_stats(srv); /* the totals, at exit */
     running = NULL;
     sk_server_free(srv);
     if (r < 0) {

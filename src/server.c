@@ -224,8 +224,12 @@ void sk__log_stopping(sk_server_t *s)
 
 void sk__maybe_report(sk_server_t *s)
 {
-    if (!atomic_exchange(&s->report, 0))
-        return;
+    if (atomic_exchange(&s->report, 0))
+        sk_server_log_stats(s);
+}
+
+void sk_server_log_stats(sk_server_t *s)
+{
     sk_server_stats_t st;
     sk_server_stats(s, &st);
     sk__server_log(s,

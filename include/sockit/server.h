@@ -141,6 +141,9 @@ void sk_server_stats(const sk_server_t *srv, sk_server_stats_t *out);
 /* Ask run() to log the totals as one line ("Stats: ..."). Async-signal-safe (SIGUSR1). */
 void sk_server_report(sk_server_t *srv);
 
+/* Log the totals line now, from this thread (not async-signal-safe). */
+void sk_server_log_stats(sk_server_t *srv);
+
 /* Close the listeners, remove the Unix socket files they created (if the files are still
  * theirs) and free the server. The server must not be running. */
 void sk_server_free(sk_server_t *srv);
