@@ -16,6 +16,7 @@ Models not covered by a feature, and why:
 import concurrent.futures
 import re
 import select
+import os
 import shutil
 import signal
 import socket
@@ -556,6 +557,10 @@ class FdExhaustionTests(Case):
         logged as closed, and the exit totals agree"""
         if not shutil.which("prlimit"):
             self.skipTest("prlimit (util-linux) is missing")
+        if os.environ.get("SOCKIT_SANITIZER"):
+            # A sanitizer's runtime needs descriptors of its own (reports, /proc reads):
+            # 64 of them do not measure sockit. The plain build runs this test.
+            self.skipTest("64 fds are too few under %s" % os.environ["SOCKIT_SANITIZER"])
         argv = ["prlimit", "--nofile=64:64", SOCKIT, "serve", "echo", "-l", "127.0.0.1:0",
                 "-v", "--model", model]
         with Server(argv) as srv:

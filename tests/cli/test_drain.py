@@ -250,7 +250,7 @@ class DrainTests(Case):
                 rc = srv.proc.wait(5)
                 took = time.monotonic() - t0
                 self.assertEqual(rc, 1, "exit status %d (negative: killed by a signal)" % rc)
-                self.assertLess(took, 1.0)
+                self.assertLess(took, 3.0)  # "at once" next to the 10 s drain (sanitizers are slow)
                 self.assertTrue(sees_end(a, 5), "the client's session outlived the server")
 
     def each_drain_deadline(self, model):
