@@ -22,6 +22,9 @@ void sk__set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 
  * control bytes as '?'. Returns out. */
 const char *sk__quote(const char *s, char out[SK__QUOTE_MAX + 4]);
 
+/* Bytes waiting to be read on a socket (0 on error). */
+int sk__unread(int fd);
+
 /* Monotonic clock in nanoseconds. */
 static inline int64_t sk__now_ns(void)
 {

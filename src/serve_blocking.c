@@ -23,6 +23,8 @@
 /* After the server ends a session: how long, and how many bytes, to drain the peer's
  * input so that closing does not turn into a reset that destroys our last bytes. */
 #define LINGER_NS (2 * (int64_t)1000000000)
+/* While the server stops, a closed connection lingers only this long: exit waits for it. */
+#define STOP_LINGER_NS (250 * (int64_t)1000000)
 #define LINGER_BYTES (256 * 1024)
 
 struct blocking_conn {
@@ -47,12 +49,12 @@ static int blocking_write(void *ctx, const void *data, size_t len)
     return r < 0 ? (int)r : 0;
 }
 
-/* Half-close and read until the peer closes too, within LINGER_NS and LINGER_BYTES. */
-static void linger_close(int fd)
+/* Half-close and read until the peer closes too, within `ns` and LINGER_BYTES. */
+static void linger_close(int fd, int64_t ns)
 {
     char buf[4096];
     size_t total = 0;
-    int64_t deadline = sk__now_ns() + LINGER_NS;
+    int64_t deadline = sk__now_ns() + ns;
     if (shutdown(fd, SHUT_WR) < 0)
         return;
     while (total < LINGER_BYTES && sk__wait_fd(fd, POLLIN, deadline) == 0) {
@@ -184,7 +186,8 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
     int64_t last_io = st.t0;
     int r = svc->on_open ? svc->on_open(s) : 0;
     while (r == 0 && !c.broken && !sk_session_closing(s)) {
-        if (srv->stopping && sk_session_framed(s) && !sk_session_partial_since(s)) {
+        if (srv->stopping && sk_session_framed(s) && !sk_session_partial_since(s) &&
+            !sk__unread(fd)) {
             graceful = 1; /* draining: a framed session between frames is idle */
             break;
         }
@@ -241,7 +244,7 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
      * not be destroyed by the reset that closing on unread input would send. */
     if (!c.broken && !peer_done && (r == 0 || protocol_error || graceful) &&
         (!out.reason || protocol_error))
-        linger_close(fd);
+        linger_close(fd, srv->stopping ? STOP_LINGER_NS : LINGER_NS);
     sk_session_free(s);
     sk__conn_closed(srv, peer, &st, out.reason);
 }

@@ -43,6 +43,8 @@
 /* Ending a session ourselves: FIN, then read and drop the peer's input this long (and at
  * most this much) so that closing does not become a reset that destroys our last bytes. */
 #define LINGER_MS 2000
+/* While the server stops, a closed connection lingers only this long: exit waits for it. */
+#define STOP_LINGER_MS 250
 #define LINGER_BYTES (256 * 1024)
 /* Most worker threads, and most fds a worker's loop can watch. */
 #define MAX_WORKERS 256
@@ -196,7 +198,8 @@ static void finish(struct conn *c)
     c->lingering = 1;
     sk_loop_del(c->w->loop, c->fd, SK_WRITABLE);
     if (sk_loop_add(c->w->loop, c->fd, SK_READABLE, conn_io, c) < 0 ||
-        (c->timer = sk_loop_timer(c->w->loop, LINGER_MS, linger_timeout, c)) < 0) {
+        (c->timer = sk_loop_timer(c->w->loop, c->w->stopping ? STOP_LINGER_MS : LINGER_MS,
+                                  linger_timeout, c)) < 0) {
         c->timer = 0;
         conn_free(c);
     }
@@ -245,7 +248,7 @@ static int conn_error(struct conn *c, int code)
 static int conn_idle(const struct conn *c)
 {
     return sk_session_framed(c->s) && !sk_session_partial_since(c->s) &&
-           sk_buf_len(&c->out) == 0;
+           sk_buf_len(&c->out) == 0 && !sk__unread(c->fd); /* bytes not yet read: active */
 }
 
 static void watchdog_fired(sk_loop_t *l, int64_t id, void *arg);

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -126,6 +127,12 @@ static int op_retry(struct op *o, int e)
         return sk__wait_fd(o->fd, o->events, o->deadline);
     }
     return -e;
+}
+
+int sk__unread(int fd)
+{
+    int n = 0;
+    return ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? n : 0;
 }
 
 int sk_socket(int family, int type, int protocol)
