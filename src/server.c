@@ -393,7 +393,11 @@ static void start_thread(sk_server_t *s, int fd, const sk_addr_t *peer)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, SESSION_STACK);
+    sigset_t all, old; /* session threads take no signals: they go to run()'s thread */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     int e = pthread_create(&tid, &attr, session_main, ss);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (e != 0) {
         char as[SK_ADDRSTRLEN];

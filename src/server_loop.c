@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -657,6 +658,11 @@ int sk__run_loop_model(sk_server_t *s)
     struct worker **w = calloc((size_t)n, sizeof *w);
     if (!w)
         return -ENOMEM;
+    /* Workers block every signal (they inherit the mask), so the process's signals reach
+     * the thread that called run() or the application's own, never a worker. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     for (int i = 0; i < n && ret == 0; i++) {
         if (!(w[i] = worker_new(s, setsize, i, n)))
             ret = -ENOMEM;
@@ -665,6 +671,7 @@ int sk__run_loop_model(sk_server_t *s)
         else
             w[i]->started = ++started;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (ret == 0)
         wait_for_stop(s);
     s->stopping = 1;

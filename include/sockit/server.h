@@ -17,6 +17,10 @@
  * (thread: shuts the sockets down and joins the threads; fork: passes SIGTERM to the
  * children and reaps them) and returns 0.
  *
+ * Threads the server creates (loop workers, session threads) block every signal, so
+ * signals sent to the process are handled by the thread that called run() (or another of
+ * the application's threads), never in the middle of a session.
+ *
  * While the fork model runs it owns SIGCHLD (its handler is restored when run() returns),
  * and only one fork-model server may run per process. Children reset SIGTERM, SIGINT and
  * SIGCHLD to their defaults, get SIGTERM if the server dies, and inherit every fd the
