@@ -34,13 +34,7 @@ STATS_RE = (r"^Stats: (\d+) connections \((\d+) active, (\d+) refused, (\d+) err
             r"(\d+) bytes in, (\d+) bytes out, (\d+) datagrams$")
 
 
-def has_ipv6():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
+from sktest import have_ipv6_loopback as has_ipv6
 
 
 HAS_IPV6 = has_ipv6()

@@ -26,13 +26,7 @@ T = sktest.DEFAULT_TIMEOUT
 QUIET = 0.2  # how long "nothing arrives" is watched
 
 
-def have_ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
+from sktest import have_ipv6_loopback
 
 
 HAVE_V6 = have_ipv6_loopback()

@@ -18,13 +18,7 @@ SOCAT = shutil.which("socat")
 NC = shutil.which("nc")
 
 
-def have_ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
+from sktest import have_ipv6_loopback
 
 
 HAVE_V6 = have_ipv6_loopback()

@@ -77,13 +77,7 @@ def bind_privileged(family=socket.AF_INET, host="127.0.0.1", ports=range(1000, 8
     return None
 
 
-def have_ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
+from sktest import have_ipv6_loopback
 
 
 def check_chargen_datagram(case, data):

@@ -155,6 +155,16 @@ def serve(service, *args, model=None, addr="127.0.0.1:0", **kw):
     return Server(argv + list(args), **kw)
 
 
+def have_ipv6_loopback():
+    """True when this host can bind ::1 (some containers have no IPv6 at all)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def run(argv, input=None, timeout=DEFAULT_TIMEOUT, **kw):
     """Run a command to completion with a deadline; returns CompletedProcess (bytes)."""
     return subprocess.run(argv, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
