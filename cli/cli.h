@@ -90,6 +90,7 @@ int cmd_hostname(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* The subcommand table, NULL-name terminated (main.c). */
 extern const struct cli_cmd cli_cmds[];

@@ -21,6 +21,8 @@ const struct cli_cmd cli_cmds[] = {
     {"get", cmd_get, "fetch an http:// URL and write the body to stdout", "[-i] [-v] [-w SEC] URL"},
     {"probe", cmd_probe, "report which TCP ports of a host accept connections, like nc -z",
      "[-w SEC] [-c N] [--open] [-v] HOST PORTS..."},
+    {"bench", cmd_bench, "load-test any echo-style server: requests/s, MiB/s, latency",
+     "[-c N] [-s BYTES] [-p DEPTH] [-d SEC | -n N] [-r RATE] [--mode M] [--json] ADDR"},
     {"resolve", cmd_resolve, "print every address a name resolves to",
      "[-4|-6] NAME [SERVICE]"},
     {"hostname", cmd_hostname, "print this host's name and its fully qualified name", ""},

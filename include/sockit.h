@@ -19,6 +19,7 @@
 #include "sockit/acl.h"
 #include "sockit/buf.h"
 #include "sockit/frame.h"
+#include "sockit/hist.h"
 #include "sockit/sock.h"
 #include "sockit/service.h"
 #include "sockit/server.h"

@@ -1,0 +1,2 @@
+/* hist.c: being written (issue 5). */
+#include "sockit/hist.h"
