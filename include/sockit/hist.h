@@ -42,7 +42,9 @@ void sk_hist_reset(sk_hist_t *h);
 
 /* Counts and summary values (0 for an empty histogram). Values returned are the
  * highest value equivalent to the recorded one at the histogram's precision, except
- * min() which is the lowest. */
+ * min() which is the lowest: max() may thus exceed `highest` by less than one
+ * sub-bucket. mean() weighs each sub-bucket's middle value by its count. clamped() counts
+ * the recordings above `highest` (not the negative ones). */
 uint64_t sk_hist_count(const sk_hist_t *h);
 uint64_t sk_hist_clamped(const sk_hist_t *h);
 int64_t sk_hist_min(const sk_hist_t *h);
@@ -50,12 +52,16 @@ int64_t sk_hist_max(const sk_hist_t *h);
 double sk_hist_mean(const sk_hist_t *h);
 
 /* The value at a percentile (0-100): the smallest recorded value v such that at least
- * percentile% of the counts are <= v (HdrHistogram's getValueAtPercentile). */
+ * percentile% of the counts are <= v (HdrHistogram's getValueAtPercentile): with n =
+ * max(1, percentile% of the count rounded to nearest), the highest value equivalent to
+ * the n-th smallest recorded one. A percentile <= 0 (or NaN) gives min(), >= 100 max(). */
 int64_t sk_hist_value_at(const sk_hist_t *h, double percentile);
 
 /* Write the percentile distribution in HdrHistogram's text format, values divided by
  * `scale` (1000 turns ns into us), `ticks` reporting points per halving of the remaining
- * percentile (5 is HdrHistogram's default). Returns 0 or -errno. */
+ * percentile (5 is HdrHistogram's default). The last row (percentile 1.0) shows "inf" in
+ * its 1/(1-Percentile) column. Returns 0, -EINVAL (scale not > 0 and finite, ticks < 1)
+ * or -errno of the failed write (-EIO when errno tells nothing). */
 int sk_hist_write_percentiles(const sk_hist_t *h, FILE *f, double scale, int ticks);
 
 #ifdef __cplusplus
