@@ -375,6 +375,8 @@ static void conn_io(sk_loop_t *l, int fd, void *arg, int ready)
         }
         if (sk_buf_len(&c->out) > HIGH_WATER)
             break;
+        if (n > 0 && (size_t)n < sizeof c->w->rbuf)
+            break; /* a short read drained the socket: skip the recv that says EAGAIN */
     }
     if (sk_session_closing(c->s) || (c->w->stopping && conn_idle(c)))
         c->ending = 1;
