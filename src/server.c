@@ -19,6 +19,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -245,6 +247,9 @@ void sk_server_log_stats(sk_server_t *s)
 int sk__admit(sk_server_t *s, int fd, const sk_addr_t *peer)
 {
     char as[SK_ADDRSTRLEN];
+    int family = sk_addr_family(peer);
+    if (family == AF_INET || family == AF_INET6) /* replies go out now, not after Nagle */
+        sk_setsockopt_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     if (s->o.acl && !sk_acl_check(s->o.acl, peer)) {
         s->refused++;
         sk__server_log(s, "Refused %s: not allowed (--allow/--deny)", sk_addr_str(peer, as));

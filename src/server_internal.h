@@ -75,7 +75,8 @@ void sk__serve_datagrams(sk_server_t *s, int fd, char *in, char *out);
 /*
  * Admission for a freshly accepted fd: --allow/--deny, then --max-conns. A refused client
  * gets a best-effort one-line error (max-conns only) and is closed here. Returns 1 when
- * admitted (the caller then owns fd and must call sk__conn_closed() at its end).
+ * admitted (the caller then owns fd and must call sk__conn_closed() at its end); an
+ * admitted TCP connection gets TCP_NODELAY: a service's replies go out at once.
  */
 int sk__admit(sk_server_t *s, int fd, const sk_addr_t *peer);
 
