@@ -1,7 +1,9 @@
 /* serve.c: `sockit serve SERVICE`: run a built-in service until SIGTERM or SIGINT. */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -43,10 +45,106 @@ static void on_stop_signal(int sig)
         sk_server_stop(running);
 }
 
+/*
+ * The -v log is written by a thread of its own from a bounded queue, so a stderr nobody
+ * reads (a full pipe) costs dropped log lines, counted and reported, never a stalled
+ * server: the event loops only ever append to memory.
+ */
+#define LOG_QUEUE (1 << 20)
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *buf, *spare; /* LOG_QUEUE bytes each: filled by the server, written by the thread */
+    size_t len;
+    unsigned long dropped;
+    int done, started;
+    int direct; /* a fork model child: no log thread there, write at once */
+    pthread_t th;
+} logq = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* In a forked child the log thread does not exist (and the lock may have been held by
+ * it at the fork): log directly. */
+static void log_in_child(void)
+{
+    pthread_mutex_init(&logq.mu, NULL);
+    logq.direct = 1;
+    logq.started = 0;
+    logq.len = 0;
+}
+
 static void log_stderr(void *ctx, const char *line)
 {
     (void)ctx;
-    fprintf(stderr, "%s\n", line);
+    if (logq.direct) {
+        fprintf(stderr, "%s\n", line);
+        return;
+    }
+    size_t n = strlen(line);
+    pthread_mutex_lock(&logq.mu);
+    if (logq.len + n + 1 > LOG_QUEUE) {
+        logq.dropped++;
+    } else {
+        memcpy(logq.buf + logq.len, line, n);
+        logq.buf[logq.len + n] = '\n';
+        logq.len += n + 1;
+        pthread_cond_signal(&logq.cv);
+    }
+    pthread_mutex_unlock(&logq.mu);
+}
+
+static void *log_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&logq.mu);
+        while (logq.len == 0 && !logq.done)
+            pthread_cond_wait(&logq.cv, &logq.mu);
+        if (logq.len == 0 && logq.done) {
+            pthread_mutex_unlock(&logq.mu);
+            return NULL;
+        }
+        char *out = logq.buf; /* swap: the server fills the other buffer meanwhile */
+        size_t len = logq.len;
+        unsigned long dropped = logq.dropped;
+        logq.buf = logq.spare;
+        logq.spare = out;
+        logq.len = 0;
+        logq.dropped = 0;
+        pthread_mutex_unlock(&logq.mu);
+        if (dropped)
+            fprintf(stderr, "(%lu log lines dropped: stderr did not keep up)\n", dropped);
+        fwrite(out, 1, len, stderr);
+        fflush(stderr);
+    }
+}
+
+/* Start the log thread (signals blocked: they belong to the main thread). */
+static int log_start(void)
+{
+    logq.buf = malloc(LOG_QUEUE);
+    logq.spare = malloc(LOG_QUEUE);
+    if (!logq.buf || !logq.spare || pthread_atfork(NULL, NULL, log_in_child) != 0)
+        return -1;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    logq.started = pthread_create(&logq.th, NULL, log_main, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return logq.started ? 0 : -1;
+}
+
+/* Write what is queued and stop the log thread. */
+static void log_stop(void)
+{
+    if (!logq.started)
+        return;
+    pthread_mutex_lock(&logq.mu);
+    logq.done = 1;
+    pthread_cond_signal(&logq.cv);
+    pthread_mutex_unlock(&logq.mu);
+    pthread_join(logq.th, NULL);
+    logq.started = 0;
 }
 
 static void serve_help(void)
@@ -260,13 +358,13 @@ int cmd_serve(int argc, char **argv)
         return cli_usage("serve", "%s has no UDP form", o.service->name);
     if (nlisten == 0)
         listen[nlisten++] = "localhost:5000";
-    if (verbose) {
+    if (verbose && log_start() == 0)
         o.log = log_stderr;
-    }
 
     sk_server_t *srv;
     int r = sk_server_new(&srv, &o);
     if (r < 0) {
+        log_stop();
         cli_error("serve: %s", sk_strerror(r));
         return 1;
     }
@@ -290,6 +388,7 @@ int cmd_serve(int argc, char **argv)
             cli_error("%s", err);
             running = NULL;
             sk_server_free(srv);
+            log_stop();
             return r == SK_EBADADDR || r == SK_EBADPORT ? EXIT_USAGE : 1;
         }
     }
@@ -306,6 +405,7 @@ int cmd_serve(int argc, char **argv)
     r = sk_server_run(srv);
     if (verbose)
         sk_server_log_stats(srv); /* the totals, at exit */
+    log_stop();
     running = NULL;
     sk_server_free(srv);
     if (r < 0) {
