@@ -135,8 +135,8 @@ static int wait_io(const sk_service_t *svc, int fd, int wakefd, int input_open,
     *writable = svc->on_writable && ((p[0].revents & POLLOUT) || fail);
     *woken = p[1].revents != 0;
     if (*woken) {
-        uint64_t v;
-        ssize_t r = read(wakefd, &v, sizeof v);
+        uint64_t v[16]; /* 8 bytes from an eventfd, 128 from a signalfd */
+        ssize_t r = read(wakefd, v, sizeof v);
         (void)r;
     }
     return 0;
@@ -195,6 +195,8 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
         int64_t deadline = next_deadline(srv, s, last_io > c.last_out ? last_io : c.last_out, &why);
         int readable = 0, writable = 0, woken = 0;
         r = wait_io(svc, fd, wakefd, input_open, deadline, &readable, &writable, &woken);
+        if (woken && srv->stop_on_wake)
+            srv->stopping = 1; /* a fork child: the wake-up was the parent's SIGTERM */
         if (r == -ETIMEDOUT) {
             out.reason = why;
             break;

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -501,23 +502,6 @@ static void reap(sk_server_t *s)
     }
 }
 
-/* In a child: the server whose session it serves, and that session's wake-up fd. */
-static sk_server_t *child_server;
-static int child_wakefd = -1;
-
-/* A child's SIGTERM: drain like a thread session (the parent kills it after the drain
- * period). Async-signal-safe: an atomic store and a write. */
-static void on_child_stop(int sig)
-{
-    (void)sig;
-    int saved = errno;
-    child_server->stopping = 1;
-    uint64_t one = 1;
-    ssize_t n = write(child_wakefd, &one, sizeof one);
-    (void)n;
-    errno = saved;
-}
-
 static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
 {
     if (s->nkids == s->capkids) {
@@ -546,23 +530,27 @@ static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
         prctl(PR_SET_PDEATHSIG, SIGHUP); /* not SIGTERM: that one drains */
         if (getppid() != parent)
             _exit(0);
-        child_server = s;
-        child_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = child_wakefd >= 0 ? on_child_stop : SIG_DFL;
-        sa.sa_flags = SA_RESTART;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
+        /* The parent's SIGTERM means "drain": it stays blocked and is read from a
+         * signalfd that the session polls with its socket, like a thread session's
+         * eventfd; no handler runs in the middle of a session. Without a signalfd,
+         * SIGTERM simply ends the child. */
+        sigset_t term, mask = old;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        int sfd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
+        signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
         signal(SIGCHLD, SIG_DFL);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (sfd >= 0)
+            sigaddset(&mask, SIGTERM);
+        s->stop_on_wake = 1;
+        pthread_sigmask(SIG_SETMASK, &mask, NULL);
         for (size_t i = 0; i < s->nl; i++)
             close(s->lfd[i]);
         close(s->wake[0]);
         close(s->wake[1]);
-        sk__serve_blocking(s, fd, child_wakefd, peer);
+        sk__serve_blocking(s, fd, sfd, peer);
         close(fd);
         _exit(0);
     }

@@ -38,6 +38,7 @@ struct sk_server {
     int wake[2]; /* non-blocking pipe: [0] polled by run(), [1] written to wake it */
     atomic_int stopping; /* lock-free: safe from signal handlers and other threads */
     atomic_int drain_over; /* the drain period ended: sessions left are cut off */
+    int stop_on_wake;      /* a fork child: its session's wake-up is the parent's SIGTERM */
 
     pthread_mutex_t mu; /* guards sessions and nsessions */
     pthread_cond_t idle;
