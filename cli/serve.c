@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "cli.h"
 #include "sockit.h"
@@ -143,7 +144,12 @@ static void log_stop(void)
     logq.done = 1;
     pthread_cond_signal(&logq.cv);
     pthread_mutex_unlock(&logq.mu);
-    pthread_join(logq.th, NULL);
+    /* A stderr nobody reads must not hold the exit: wait a little, then leave the rest. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 2;
+    if (pthread_timedjoin_np(logq.th, NULL, &until) != 0)
+        return;
     logq.started = 0;
 }
 
