@@ -4,6 +4,7 @@
 #   make run              start the echo server on localhost:5000 (Ctrl-C stops it)
 #   make test             build and run the whole suite (ctest)
 #   make SANITIZER=address,undefined test   the same under sanitizers, in build-asan/
+#   make test TESTS=REGEX only the ctest entries matching REGEX
 #   make fuzz             fuzz the frame decoders with clang + libFuzzer (FUZZ_SECONDS=60)
 #   make clean
 #
@@ -39,7 +40,7 @@ run: build
 test: build
 	@command -v nc >/dev/null 2>&1 || echo "make test: nc not found: the nc interop tests will be skipped (apt-get install netcat-openbsd)"
 	@command -v socat >/dev/null 2>&1 || echo "make test: socat not found: the socat interop tests will be skipped (apt-get install socat)"
-	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS)
+	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS) $(if $(TESTS),-R '$(TESTS)')
 
 FUZZ_SECONDS ?= 60
 fuzz:
