@@ -229,23 +229,8 @@ CHARGEN_LINE = 72
 
 def each_model(cls):
     """Class decorator: every method `each_NAME(self, model)` becomes one test per server
-    model, `test_NAME_iterative`, `test_NAME_thread`, `test_NAME_fork`, so a failure names
-    its model."""
-    for name in [n for n in vars(cls) if n.startswith("each_")]:
-        fn = getattr(cls, name)
-
-        def make(fn, model):
-            def test(self):
-                return fn(self, model)
-            test.__name__ = "test_%s_%s" % (fn.__name__[len("each_"):], model)
-            test.__doc__ = " ".join((fn.__doc__ or "").split()) + " [%s]" % model
-            return test
-
-        for model in MODELS:
-            t = make(fn, model)
-            setattr(cls, t.__name__, t)
-        delattr(cls, name)
-    return cls
+    model (`test_NAME_loop`, `test_NAME_iterative`, ...), so a failure names its model."""
+    return each_model_in(*MODELS)(cls)
 
 
 def chargen_expected(nbytes, first_line=0):
