@@ -5,7 +5,11 @@
 #   make test             build and run the whole suite (ctest)
 #   make SANITIZER=address,undefined test   the same under sanitizers, in build-asan/
 #   make test TESTS=REGEX only the ctest entries matching REGEX
-#   make fuzz             fuzz the frame decoders with clang + libFuzzer (FUZZ_SECONDS=60)
+#   make valgrind         the suite with every process under valgrind memcheck, in
+#                         build-valgrind/: any memory error or leak fails (TESTS=REGEX too)
+#   make fuzz             run each libFuzzer target (frame, addr, http, options) for
+#                         FUZZ_SECONDS (60) with clang, in build-fuzz/; FUZZ_TARGETS=LIST
+#                         for some of them (fuzz/README.md)
 #   make clean
 #
 # CI=true (set by .ci/run) turns warnings into errors.
@@ -40,15 +44,35 @@ run: build
 test: build
 	@command -v nc >/dev/null 2>&1 || echo "make test: nc not found: the nc interop tests will be skipped (apt-get install netcat-openbsd)"
 	@command -v socat >/dev/null 2>&1 || echo "make test: socat not found: the socat interop tests will be skipped (apt-get install socat)"
-	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS) $(if $(TESTS),-R '$(TESTS)')
+	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS) $(if $(TESTS),-R '$(value TESTS)')
+
+# valgrind: tests/valgrind/README.md. BUILD_DIR=DIR on the command line builds there instead.
+VALGRIND_DIR = $(if $(filter file,$(origin BUILD_DIR)),build-valgrind,$(BUILD_DIR))
+.PHONY: valgrind
+valgrind:
+	@command -v valgrind >/dev/null 2>&1 || { echo "make valgrind: needs valgrind (apt-get install valgrind)"; exit 1; }
+	@cmake -S . -B $(VALGRIND_DIR) $(CMAKE_FLAGS) -DSOCKIT_VALGRIND=ON >/dev/null
+	@cmake --build $(VALGRIND_DIR) -j $(JOBS)
+	@rm -rf $(VALGRIND_DIR)/valgrind/logs && mkdir -p $(VALGRIND_DIR)/valgrind/logs
+	@cd $(VALGRIND_DIR) && { ctest --output-on-failure --timeout 3600 -j $(JOBS) $(if $(TESTS),-R '$(value TESTS)'); \
+	  rc=$$?; python3 $(CURDIR)/tests/valgrind/check.py valgrind/logs || rc=1; exit $$rc; }
 
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= frame addr http options
+# Each target runs on a scratch copy of its corpus (libFuzzer adds files to it); a crash
+# leaves build-fuzz/NAME-crash-<sha1>, to minimize and keep in fuzz/corpus/NAME/.
 fuzz:
 	@command -v clang >/dev/null 2>&1 || { echo "make fuzz: needs clang and libclang-rt-14-dev (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 	@CC=clang cmake -S . -B build-fuzz -DSOCKIT_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_frame
-	@mkdir -p build-fuzz/work && cp fuzz/corpus/frame/* build-fuzz/work/
-	build-fuzz/fuzz/fuzz_frame -max_total_time=$(FUZZ_SECONDS) build-fuzz/work
+	@cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		rm -rf build-fuzz/work/$$t && mkdir -p build-fuzz/work/$$t; \
+		cp fuzz/corpus/$$t/* build-fuzz/work/$$t/; \
+		dict=; if [ -f fuzz/$$t.dict ]; then dict=-dict=fuzz/$$t.dict; fi; \
+		echo "make fuzz: fuzz_$$t for $(FUZZ_SECONDS) s"; \
+		build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=build-fuzz/$$t- $$dict build-fuzz/work/$$t; \
+	done
 
 format:
 	clang-format -i include/*.h include/sockit/*.h src/*.c src/*.h src/services/*.c \

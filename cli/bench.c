@@ -1473,8 +1473,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     };
     const char *frame = NULL, *mode = NULL;
     long v;
-    opterr = 0;
-    optind = 1;
+    cli_getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":c:s:p:d:n:r:t:w:uh", longopts, NULL)) != -1) {
         switch (c) {
@@ -1768,6 +1767,7 @@ int cmd_bench(int argc, char **argv)
     sk_endpoint_t ep;
     if (sk_endpoint_parse(&ep, o->addr, err) < 0)
         return cli_usage("bench", "%s", err);
+    if (cli_parse_only) return 0;
     if (fd_budget((size_t)o->conns) < 0)
         return 1;
     if ((b.depth && build_template(&b) < 0) || (o->mode == MODE_BULK && build_pattern(&b) < 0))

@@ -21,6 +21,24 @@ struct cli_cmd {
     const char *synopsis; /* after "sockit NAME " */
 };
 
+/*
+ * Parse-only mode, for fuzz/fuzz_options.c (0 in the sockit tool): when set, every
+ * cmd_*() and cli_main() return as soon as the options and arguments are parsed and
+ * checked (addresses and URLs included, without name lookups), with 0 or the usage
+ * error's status, before any socket, lookup, signal handler, thread or output other than
+ * --help and error messages. Defined in cmds.c.
+ */
+extern int cli_parse_only;
+
+/* Run `sockit ARGS...` (argv[0] is the program name): a subcommand, --help or --version.
+ * Returns the exit status. The tool's main() is this after its process setup (cmds.c). */
+int cli_main(int argc, char **argv);
+
+/* Reset getopt_long() for a fresh parse of a new argv (optind = 0, which glibc and musl
+ * take as "reinitialize", dropping any state left by an earlier parse) and silence its
+ * own messages (opterr = 0: every command reports through cli_bad_option()). */
+void cli_getopt_reset(void);
+
 /* Print "sockit: MESSAGE" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -92,7 +110,7 @@ int cmd_get(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
-/* The subcommand table, NULL-name terminated (main.c). */
+/* The subcommand table, NULL-name terminated (cmds.c). */
 extern const struct cli_cmd cli_cmds[];
 
 /* Look a subcommand up by name; NULL if unknown. */

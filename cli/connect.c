@@ -61,8 +61,7 @@ int cmd_connect(int argc, char **argv)
     size_t max_frame = 0;
     sk_framing_t framing;
 
-    opterr = 0;
-    optind = 1;
+    cli_getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":w:q:vhu", longopts, NULL)) != -1) {
         switch (c) {
@@ -130,6 +129,7 @@ int cmd_connect(int argc, char **argv)
         cli_error("%s", err);
         return EXIT_USAGE;
     }
+    if (cli_parse_only) return 0;
     sk_addr_t peer;
     int fd = sk_connect_endpoint(&ep, udp ? SOCK_DGRAM : SOCK_STREAM, timeout, &peer, err);
     if (fd < 0) {

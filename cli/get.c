@@ -3,12 +3,9 @@
  * plain http://, the body streamed to stdout.
  *
  * The request always says "Connection: close", so the reply ends at the latest when the
- * server closes. The reply is read through one fixed GET_BUF buffer and never held
- * whole: the status line and headers (with any 1xx interim replies and the trailers of a
- * chunked body) may take HEADERS_MAX bytes in all; the body is framed, in RFC 9112's
- * order, by Transfer-Encoding: chunked, then Content-Length, then the end of the stream.
- * Chunk sizes and Content-Length are bounded by BODY_LIMIT before any arithmetic, and
- * nothing is ever allocated from them.
+ * server closes. The reply is parsed by http.c, which reads it through the socket
+ * callback here (with its -w timeout) and hands the body to stdout and, for -i and -v,
+ * the head lines to stdout and stderr.
  *
  * Exit status: 0 for a 2xx reply delivered in full; 1 for any other status (reported on
  * stderr, redirects with their Location but not followed), a broken reply, a network
@@ -17,8 +14,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,18 +23,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "http.h"
 #include "sockit.h"
 
-#define GET_BUF (64 * 1024)            /* the receive buffer */
-#define HEADERS_MAX (64 * 1024)        /* status lines, headers and trailers, all together */
-#define CHUNK_LINE_MAX 4096            /* one chunk-size line with its extensions */
-#define BODY_LIMIT ((uint64_t)1 << 62) /* largest chunk or Content-Length accepted */
-#define UNTIL_EOF UINT64_MAX           /* copy_body(): no length, read until the peer closes */
-#define TARGET_MAX 8192                /* the request target once percent-encoded, NUL included */
-#define QUOTE_BUF(n) (4 * (n) + 8)     /* quote() output for n input bytes */
-#define STATUS_QUOTE 200               /* status line bytes kept for messages */
-#define LOCATION_QUOTE 512             /* Location bytes kept for messages */
-#define LINE_QUOTE 64                  /* bytes of a bad line quoted in an error */
+#define TARGET_MAX 8192 /* the request target once percent-encoded, NUL included */
 
 /* A parsed http:// URL. */
 struct url {
@@ -49,28 +36,14 @@ struct url {
     char target[TARGET_MAX]; /* path and query, percent-encoded where needed */
 };
 
-/* The head of the final reply. */
-struct head {
-    int code;
-    char status[QUOTE_BUF(STATUS_QUOTE)]; /* the status line, printable */
-    int chunked;                          /* the last transfer coding is chunked */
-    int has_length;
-    uint64_t length;
-    int has_location;
-    char location[QUOTE_BUF(LOCATION_QUOTE)];
-};
-
-/* One transfer: the connection and its receive buffer. */
+/* One transfer: the connection and the reply's reader. */
 struct get {
     int fd;
     char peer[SK_ADDRSTRLEN];
-    int include;         /* -i: headers to stdout too */
-    int verbose;         /* -v: the conversation on stderr */
-    double timeout;      /* -w, for messages */
-    size_t pos, len;     /* unread bytes are buf[pos, len) */
-    size_t header_bytes; /* head and trailer bytes read so far, against HEADERS_MAX */
-    uint64_t body_bytes; /* body bytes delivered */
-    char buf[GET_BUF];
+    int include;    /* -i: headers to stdout too */
+    int verbose;    /* -v: the conversation on stderr */
+    double timeout; /* -w, for messages */
+    struct http_reader reader;
 };
 
 static void get_help(void)
@@ -100,82 +73,10 @@ static void get_help(void)
 
 /* ---- small text helpers (ASCII only, whatever the locale) ---- */
 
-static int is_digit(int c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static int is_alnum(int c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-/* RFC 9110 tchar: the characters of a header name. */
-static int is_tchar(int c)
-{
-    return is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
 /* A byte a request target may carry as is (RFC 3986 pchar, '/' and '?', minus '%'). */
 static int is_target_char(int c)
 {
-    return is_alnum(c) || (c && strchr("-._~!$&'()*+,;=:@/?", c));
-}
-
-static int is_ows(int c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* Control characters other than HTAB, which no header value or status line may hold. */
-static int has_ctl(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return 1;
-    }
-    return 0;
-}
-
-/* Printable form of up to `max` bytes of p[0..n) for messages: other bytes as \xHH, "..."
- * when cut. out holds QUOTE_BUF(max) bytes. Returns out. */
-static const char *quote(const char *p, size_t n, size_t max, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t i = 0; i < n && i < max; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 0x20 && c < 0x7f) {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    if (n > max) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* The length of a line without its LF and the CR before it. */
-static size_t chomp(const char *line, size_t n)
-{
-    if (n && line[n - 1] == '\n') n--;
-    if (n && line[n - 1] == '\r') n--;
-    return n;
+    return http_is_alnum(c) || (c && strchr("-._~!$&'()*+,;=:@/?", c));
 }
 
 /* ---- the URL ---- */
@@ -194,8 +95,8 @@ static int encode_target(struct url *u, size_t used, const char *p, size_t n)
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
-        int keep = is_target_char(c) ||
-                   (c == '%' && i + 2 < n && hex_value(p[i + 1]) >= 0 && hex_value(p[i + 2]) >= 0);
+        int keep = is_target_char(c) || (c == '%' && i + 2 < n && http_hex_value(p[i + 1]) >= 0 &&
+                                         http_hex_value(p[i + 2]) >= 0);
         if (used + (keep ? 1 : 3) >= sizeof u->target) return -1;
         if (keep) {
             u->target[used++] = (char)c;
@@ -216,9 +117,9 @@ static int parse_url(const char *text, struct url *u)
     memset(u, 0, sizeof *u);
     const char *sep = strstr(text, "://");
     size_t slen = sep ? (size_t)(sep - text) : 0;
-    int scheme_ok = slen > 0 && is_alnum(text[0]) && !is_digit(text[0]);
+    int scheme_ok = slen > 0 && http_is_alnum(text[0]) && !http_is_digit(text[0]);
     for (size_t i = 1; scheme_ok && i < slen; i++)
-        scheme_ok = is_alnum(text[i]) || text[i] == '+' || text[i] == '-' || text[i] == '.';
+        scheme_ok = http_is_alnum(text[i]) || text[i] == '+' || text[i] == '-' || text[i] == '.';
     if (!scheme_ok) return bad_url(text, "expected http://HOST[:PORT]/PATH");
     if (slen == 5 && strncasecmp(text, "https", 5) == 0) {
         cli_error("https is not supported: sockit get speaks plain http:// only");
@@ -261,7 +162,7 @@ static int parse_url(const char *text, struct url *u)
         if (hlen == 0) return bad_url(text, "missing host");
         for (size_t i = 0; i < hlen; i++) {
             int c = (unsigned char)host[i];
-            if (!is_alnum(c) && c != '-' && c != '.' && c != '_') {
+            if (!http_is_alnum(c) && c != '-' && c != '.' && c != '_') {
                 cli_error("invalid host '%.*s' in URL '%s'", (int)hlen, host, text);
                 return EXIT_USAGE;
             }
@@ -279,7 +180,7 @@ static int parse_url(const char *text, struct url *u)
         unsigned long v = 0;
         int ok = n <= 5;
         for (size_t i = 0; ok && i < n; i++) {
-            ok = is_digit(p[i]);
+            ok = http_is_digit(p[i]);
             v = v * 10 + (unsigned long)(p[i] - '0');
         }
         if (!ok || v < 1 || v > 65535) {
@@ -302,334 +203,43 @@ static int parse_url(const char *text, struct url *u)
     return 0;
 }
 
-/* ---- I/O ---- */
+/* ---- the reader's callbacks ---- */
 
-/* Print "malformed reply from PEER: MESSAGE". Returns -1. */
-static int malformed(const struct get *g, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int malformed(const struct get *g, const char *fmt, ...)
+/* http_read_cb: receive from the socket, reporting timeouts and errors. */
+static ssize_t get_read(void *ctx, char *buf, size_t n)
 {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cli_error("malformed reply from %s: %s", g->peer, msg);
-    return -1;
-}
-
-/* Receive more bytes after the unread ones (moved to the front). Returns the count, 0 at
- * the end of the stream, or -1 after reporting the error. */
-static ssize_t fill(struct get *g)
-{
-    if (g->pos > 0) {
-        memmove(g->buf, g->buf + g->pos, g->len - g->pos);
-        g->len -= g->pos;
-        g->pos = 0;
-    }
-    if (g->len == sizeof g->buf) { /* callers never ask with a full buffer */
-        cli_error("recv %s: internal error: receive buffer full", g->peer);
-        return -1;
-    }
-    ssize_t n = sk_recv(g->fd, g->buf + g->len, sizeof g->buf - g->len);
-    if (n == -ETIMEDOUT || n == -EAGAIN) {
+    struct get *g = ctx;
+    ssize_t r = sk_recv(g->fd, buf, n);
+    if (r == -ETIMEDOUT || r == -EAGAIN) {
         cli_error("recv %s: timed out (no data for %g s)", g->peer, g->timeout);
         return -1;
     }
-    if (n < 0) {
-        cli_error("recv %s: %s", g->peer, sk_strerror((int)n));
-        return -1;
-    }
-    g->len += (size_t)n;
-    return n;
-}
-
-/* Unread bytes, receiving if there are none. Returns how many, 0 at the end of the
- * stream, -1 after an error. */
-static ssize_t available(struct get *g)
-{
-    if (g->pos < g->len) return (ssize_t)(g->len - g->pos);
-    g->pos = g->len = 0;
-    return fill(g);
-}
-
-/*
- * Take one line of at most max bytes (max <= GET_BUF), LF included. Returns 1 with the
- * line in *line, *n (valid until the next read; consumed), 0 at the end of the stream
- * before a whole line (*n: the bytes of the partial line), -1 after an error, -2 when the
- * line is longer than max.
- */
-static int read_line(struct get *g, size_t max, char **line, size_t *n)
-{
-    size_t scanned = 0;
-    for (;;) {
-        char *start = g->buf + g->pos;
-        size_t have = g->len - g->pos;
-        char *lf = memchr(start + scanned, '\n', have - scanned);
-        if (lf) {
-            *n = (size_t)(lf - start) + 1;
-            if (*n > max) return -2;
-            *line = start;
-            g->pos += *n;
-            return 1;
-        }
-        if (have >= max) return -2;
-        scanned = have;
-        ssize_t r = fill(g);
-        if (r <= 0) {
-            *n = have;
-            return (int)r;
-        }
-    }
-}
-
-/* Take one line of the head or trailers, counted against HEADERS_MAX; `where` names the
- * place for "connection closed WHERE". Returns 0 or -1 after reporting. */
-static int header_line(struct get *g, const char *where, char **line, size_t *n)
-{
-    int r = read_line(g, HEADERS_MAX - g->header_bytes, line, n);
-    if (r == -2) {
-        cli_error("response headers exceed %d bytes", HEADERS_MAX);
-        return -1;
-    }
-    if (r == 0 && g->header_bytes == 0 && *n == 0) {
-        cli_error("empty reply from %s: connection closed before the status line", g->peer);
-        return -1;
-    }
-    if (r == 0) return malformed(g, "connection closed %s", where);
-    if (r < 0) return -1;
-    g->header_bytes += *n;
-    return 0;
-}
-
-/* Copy n body bytes to stdout (UNTIL_EOF: until the peer closes). Returns 0, 1 if the
- * stream ended first, -1 after an error. */
-static int copy_body(struct get *g, uint64_t n)
-{
-    while (n > 0) {
-        ssize_t a = available(g);
-        if (a < 0) return -1;
-        if (a == 0) return n == UNTIL_EOF ? 0 : 1;
-        size_t k = (uint64_t)a < n ? (size_t)a : (size_t)n;
-        if (cli_write_stdout(g->buf + g->pos, k) < 0) return -1;
-        g->pos += k;
-        g->body_bytes += k;
-        if (n != UNTIL_EOF) n -= k;
-    }
-    return 0;
-}
-
-/* ---- the reply's head ---- */
-
-/* Parse a Content-Length value: digits, or a list of equal ones ("5, 5", RFC 9110 8.6).
- * Returns 0 with *out, or -1. */
-static int parse_length(const char *v, size_t n, uint64_t *out)
-{
-    int seen = 0;
-    size_t i = 0;
-    for (;;) {
-        while (i < n && is_ows(v[i]))
-            i++;
-        if (i == n || !is_digit(v[i])) return -1;
-        uint64_t x = 0;
-        for (; i < n && is_digit(v[i]); i++) {
-            if (x > BODY_LIMIT / 10) return -1;
-            x = x * 10 + (uint64_t)(v[i] - '0');
-        }
-        if (x > BODY_LIMIT || (seen && x != *out)) return -1;
-        *out = x;
-        seen = 1;
-        while (i < n && is_ows(v[i]))
-            i++;
-        if (i == n) return 0;
-        if (v[i++] != ',') return -1;
-    }
-}
-
-/* Whether the last coding of a Transfer-Encoding list is "chunked". */
-static int last_coding_chunked(const char *v, size_t n)
-{
-    int chunked = 0;
-    size_t i = 0;
-    while (i < n) {
-        size_t start = i;
-        while (i < n && v[i] != ',')
-            i++;
-        size_t s = start, e = i;
-        while (s < e && is_ows(v[s]))
-            s++;
-        while (e > s && is_ows(v[e - 1]))
-            e--;
-        if (e > s) chunked = e - s == 7 && strncasecmp(v + s, "chunked", 7) == 0;
-        i++;
-    }
-    return chunked;
-}
-
-/* Parse "HTTP/1.x NNN [reason]" (without its CRLF) into h. Returns 0 or -1 after
- * reporting. */
-static int parse_status(const struct get *g, const char *line, size_t n, struct head *h)
-{
-    char q[QUOTE_BUF(LINE_QUOTE)];
-    if (n >= 5 && memcmp(line, "HTTP/", 5) == 0 && (n < 7 || memcmp(line, "HTTP/1.", 7) != 0))
-        return malformed(g, "unsupported HTTP version in '%s'", quote(line, n, LINE_QUOTE, q));
-    if (n < 12 || memcmp(line, "HTTP/1.", 7) != 0 || !is_digit(line[7]) || line[8] != ' ' ||
-        !is_digit(line[9]) || !is_digit(line[10]) || !is_digit(line[11]) ||
-        (n > 12 && line[12] != ' ') || line[9] < '1' || line[9] > '5' || has_ctl(line, n))
-        return malformed(g, "bad status line '%s'", quote(line, n, LINE_QUOTE, q));
-    h->code = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-    quote(line, n, STATUS_QUOTE, h->status);
-    return 0;
-}
-
-/* Parse one header line (without its CRLF) into h. Returns 0 or -1 after reporting. */
-static int parse_header(const struct get *g, const char *line, size_t n, struct head *h)
-{
-    char q[QUOTE_BUF(LINE_QUOTE)];
-    const char *colon = memchr(line, ':', n);
-    size_t nlen = colon ? (size_t)(colon - line) : 0;
-    int ok = nlen > 0;
-    for (size_t i = 0; ok && i < nlen; i++)
-        ok = is_tchar((unsigned char)line[i]);
-    if (!ok || has_ctl(line, n))
-        return malformed(g, "bad header line '%s'", quote(line, n, LINE_QUOTE, q));
-    const char *v = colon + 1;
-    size_t vlen = n - nlen - 1;
-    while (vlen && is_ows(v[0])) {
-        v++;
-        vlen--;
-    }
-    while (vlen && is_ows(v[vlen - 1]))
-        vlen--;
-
-    if (nlen == 14 && strncasecmp(line, "Content-Length", nlen) == 0) {
-        uint64_t len = 0;
-        if (parse_length(v, vlen, &len) < 0)
-            return malformed(g, "bad Content-Length '%s'", quote(v, vlen, LINE_QUOTE, q));
-        if (h->has_length && len != h->length)
-            return malformed(g, "conflicting Content-Length values %llu and %llu",
-                             (unsigned long long)h->length, (unsigned long long)len);
-        h->has_length = 1;
-        h->length = len;
-    } else if (nlen == 17 && strncasecmp(line, "Transfer-Encoding", nlen) == 0) {
-        h->chunked = last_coding_chunked(v, vlen); /* a later header's codings come last */
-    } else if (nlen == 8 && strncasecmp(line, "Location", nlen) == 0) {
-        h->has_location = 1;
-        quote(v, vlen, LOCATION_QUOTE, h->location);
-    }
-    return 0;
-}
-
-/* Show a head line as -v and -i want it. Returns 0 or -1 (stdout failed). */
-static int show_line(const struct get *g, const char *line, size_t n)
-{
-    if (g->verbose) fprintf(stderr, "< %.*s\n", (int)chomp(line, n), line);
-    return g->include ? cli_write_stdout(line, n) : 0;
-}
-
-/* Read the status line and headers of the final reply, skipping 1xx interim replies.
- * Returns 0 or -1 after reporting. */
-static int read_head(struct get *g, struct head *h)
-{
-    char *line;
-    size_t n;
-    for (;;) {
-        memset(h, 0, sizeof *h);
-        if (header_line(g, "in the status line", &line, &n) < 0 ||
-            parse_status(g, line, chomp(line, n), h) < 0 || show_line(g, line, n) < 0)
-            return -1;
-        for (;;) {
-            if (header_line(g, "in the headers", &line, &n) < 0) return -1;
-            size_t len = chomp(line, n);
-            if (len > 0 && parse_header(g, line, len, h) < 0) return -1;
-            if (show_line(g, line, n) < 0) return -1;
-            if (len == 0) break;
-        }
-        if (h->code == 101)
-            return malformed(g, "'%s' to a request that asked for no upgrade", h->status);
-        if (h->code >= 200) return 0;
-    }
-}
-
-/* ---- the body ---- */
-
-/* Parse a chunk-size line (without its CRLF): hex digits, then optional extensions.
- * Returns 0 with *size, or -1 after reporting. */
-static int parse_chunk_size(const struct get *g, const char *line, size_t n, uint64_t *size)
-{
-    char q[QUOTE_BUF(LINE_QUOTE)];
-    uint64_t v = 0;
-    size_t i = 0;
-    for (; i < n && hex_value(line[i]) >= 0; i++) {
-        if (v > (BODY_LIMIT >> 4))
-            return malformed(g, "chunk size '%s' too large", quote(line, n, LINE_QUOTE, q));
-        v = v << 4 | (uint64_t)hex_value(line[i]);
-    }
-    if (v > BODY_LIMIT)
-        return malformed(g, "chunk size '%s' too large", quote(line, n, LINE_QUOTE, q));
-    size_t digits = i;
-    while (i < n && is_ows(line[i]))
-        i++;
-    if (digits == 0 || (i < n && line[i] != ';') || has_ctl(line, n))
-        return malformed(g, "bad chunk size line '%s'", quote(line, n, LINE_QUOTE, q));
-    *size = v;
-    return 0;
-}
-
-/* Report a stream that ended inside a chunked body. Returns -1. */
-static int chunked_closed(const struct get *g)
-{
-    cli_error("connection closed before the last chunk (after %llu body bytes)",
-              (unsigned long long)g->body_bytes);
-    return -1;
-}
-
-/* Copy a chunked body to stdout; read and drop the trailers. Returns 0 or -1. */
-static int copy_chunked(struct get *g)
-{
-    char *line;
-    size_t n;
-    for (;;) {
-        int r = read_line(g, CHUNK_LINE_MAX, &line, &n);
-        if (r == -2) return malformed(g, "chunk size line longer than %d bytes", CHUNK_LINE_MAX);
-        if (r < 0) return -1;
-        if (r == 0) return chunked_closed(g);
-        uint64_t size = 0;
-        if (parse_chunk_size(g, line, chomp(line, n), &size) < 0) return -1;
-        if (size == 0) break;
-        r = copy_body(g, size);
-        if (r < 0) return -1;
-        if (r > 0) return chunked_closed(g);
-        /* The chunk's data ends with CRLF (a bare LF is tolerated). */
-        ssize_t a = available(g);
-        if (a > 0 && g->buf[g->pos] == '\r') {
-            g->pos++;
-            a = available(g);
-        }
-        if (a < 0) return -1;
-        if (a == 0) return chunked_closed(g);
-        if (g->buf[g->pos++] != '\n') return malformed(g, "chunk data not followed by CRLF");
-    }
-    for (;;) { /* trailers, up to the empty line */
-        if (header_line(g, "in the trailers", &line, &n) < 0) return -1;
-        if (chomp(line, n) == 0) return 0;
-    }
-}
-
-/* Copy the body as the head frames it. Returns 0 or -1 after reporting. */
-static int copy_framed_body(struct get *g, const struct head *h)
-{
-    if (h->code == 204 || h->code == 304) return 0;
-    if (h->chunked) return copy_chunked(g);
-    if (!h->has_length) return copy_body(g, UNTIL_EOF);
-    int r = copy_body(g, h->length);
-    if (r > 0) {
-        cli_error("connection closed after %llu of %llu body bytes",
-                  (unsigned long long)g->body_bytes, (unsigned long long)h->length);
+    if (r < 0) {
+        cli_error("recv %s: %s", g->peer, sk_strerror((int)r));
         return -1;
     }
     return r;
+}
+
+/* http_take_cb for the body: to stdout. */
+static int get_body(void *ctx, const char *p, size_t n)
+{
+    (void)ctx;
+    return cli_write_stdout(p, n);
+}
+
+/* http_take_cb for head lines: as -v and -i want them. */
+static int get_head_line(void *ctx, const char *line, size_t n)
+{
+    const struct get *g = ctx;
+    if (g->verbose) fprintf(stderr, "< %.*s\n", (int)http_chomp(line, n), line);
+    return g->include ? cli_write_stdout(line, n) : 0;
+}
+
+/* Print the reader's message, if it has one (a callback reports its own). */
+static void reply_failed(const struct get *g)
+{
+    if (g->reader.err[0]) cli_error("%s", g->reader.err);
 }
 
 /* ---- the command ---- */
@@ -672,6 +282,7 @@ static int fetch(struct get *g, const struct url *u)
         cli_error("%s", err);
         return EXIT_USAGE;
     }
+    if (cli_parse_only) return 0;
     g->fd = sk_connect_endpoint(&ep, SOCK_STREAM, g->timeout, &peer, err);
     if (g->fd < 0) {
         cli_error("%s", err);
@@ -680,11 +291,19 @@ static int fetch(struct get *g, const struct url *u)
     sk_addr_str(&peer, g->peer);
     if (g->verbose) fprintf(stderr, "Connected to %s\n", g->peer);
 
-    struct head h;
+    struct http_head h;
     int rc = 1;
-    if (send_request(g, u) < 0 || read_head(g, &h) < 0) goto out;
+    http_reader_init(&g->reader, get_read, get_body, get_head_line, g, g->peer);
+    if (send_request(g, u) < 0) goto out;
+    if (http_read_head(&g->reader, &h) < 0) {
+        reply_failed(g);
+        goto out;
+    }
     int success = h.code >= 200 && h.code <= 299;
-    if ((success || g->include) && copy_framed_body(g, &h) < 0) goto out;
+    if ((success || g->include) && http_read_body(&g->reader, &h) < 0) {
+        reply_failed(g);
+        goto out;
+    }
     if (success)
         rc = 0;
     else if (h.code >= 300 && h.code <= 399 && h.has_location)
@@ -710,8 +329,7 @@ int cmd_get(int argc, char **argv)
     int include = 0, verbose = 0;
     double timeout = SK_TIMEOUT_NONE;
 
-    opterr = 0;
-    optind = 1;
+    cli_getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":ivw:h", longopts, NULL)) != -1) {
         switch (c) {

@@ -116,8 +116,7 @@ int cmd_listen(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int keep = 0, verbose = 0, c;
-    opterr = 0;
-    optind = 1;
+    cli_getopt_reset();
     while ((c = getopt_long(argc, argv, ":kvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'k':
@@ -137,6 +136,15 @@ int cmd_listen(int argc, char **argv)
         return cli_usage("listen", "missing ADDR");
     if (optind + 1 < argc)
         return cli_usage("listen", "unexpected argument '%s'", argv[optind + 1]);
+    sk_endpoint_t ep;
+    char err[SK_ERRLEN];
+    int fds[SK_LISTEN_MAX];
+    int n = sk_endpoint_parse(&ep, argv[optind], err);
+    if (n < 0) {
+        cli_error("%s", err);
+        return EXIT_USAGE;
+    }
+    if (cli_parse_only) return 0;
 
     /* The handler removes our socket file: keep it out until the file is recorded, so
      * that a signal can neither leave the file behind nor see it half written. */
@@ -152,14 +160,6 @@ int cmd_listen(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
-    sk_endpoint_t ep;
-    char err[SK_ERRLEN];
-    int fds[SK_LISTEN_MAX];
-    int n = sk_endpoint_parse(&ep, argv[optind], err);
-    if (n < 0) {
-        cli_error("%s", err);
-        return EXIT_USAGE;
-    }
     n = sk_listen_endpoint(&ep, SOCK_STREAM, 0, fds, SK_LISTEN_MAX, err);
     if (n < 0) {
         cli_error("%s", err);

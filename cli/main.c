@@ -1,60 +1,10 @@
-/* main.c: sockit's entry point: the subcommand table, --help and --version. */
+/* main.c: sockit's entry point: sane stdio and SIGPIPE, then cli_main() (cmds.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
-#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
-#include "sockit.h"
-
-const struct cli_cmd cli_cmds[] = {
-    {"serve", cmd_serve, "run a server for a classic service (echo, chargen, ...)",
-     "SERVICE [-l ADDR]... [--model MODEL] [--threads N] [--udp] [--frame F]\n"
-     "       [--max-frame N] [--max-output N]\n"
-     "       [--backlog N] [--message TEXT] [-v]"},
-    {"connect", cmd_connect, "connect and copy stdin/stdout to the socket, like nc",
-     "[-w SEC] [-q SEC] [--no-half-close] [--udp [--linger SEC]]\n"
-     "       [--frame F] [--max-frame N] [-v] ADDR | HOST PORT"},
-    {"listen", cmd_listen, "accept a client and copy stdin/stdout to it, like nc -l",
-     "[-k] [-v] ADDR"},
-    {"get", cmd_get, "fetch an http:// URL and write the body to stdout", "[-i] [-v] [-w SEC] URL"},
-    {"probe", cmd_probe, "report which TCP ports of a host accept connections, like nc -z",
-     "[-w SEC] [-c N] [--open] [-v] HOST PORTS..."},
-    {"bench", cmd_bench, "load-test any echo-style server: requests/s, MiB/s, latency",
-     "[-c N] [-s BYTES] [-p DEPTH] [-d SEC | -n N] [-r RATE] [--mode M] [--json] ADDR"},
-    {"resolve", cmd_resolve, "print every address a name resolves to",
-     "[-4|-6] NAME [SERVICE]"},
-    {"hostname", cmd_hostname, "print this host's name and its fully qualified name", ""},
-    {NULL, NULL, NULL, NULL},
-};
-
-const struct cli_cmd *cli_find(const char *name)
-{
-    for (const struct cli_cmd *c = cli_cmds; c->name; c++)
-        if (strcmp(c->name, name) == 0)
-            return c;
-    return NULL;
-}
-
-static void help(void)
-{
-    printf("Usage: sockit COMMAND [OPTIONS] [ARGS]\n\n"
-           "sockit %s: a socket toolkit. Classic servers over TCP, UDP and Unix sockets\n"
-           "under four concurrency models, a netcat-style client and listener, an HTTP\n"
-           "getter, a port prober, and name lookups.\n\nCommands:\n",
-           SK_VERSION);
-    for (const struct cli_cmd *c = cli_cmds; c->name; c++)
-        printf("  %-10s %s\n", c->name, c->summary);
-    printf("\nAddresses (ADDR):\n"
-           "  PORT            localhost:PORT (every address localhost has)\n"
-           "  HOST:PORT       a host name or IPv4 address; PORT may be a service name\n"
-           "  [IPV6]:PORT     an IPv6 address, e.g. [::1]:5000\n"
-           "  :PORT           every interface (when listening)\n"
-           "  unix:/PATH      a Unix domain socket; unix:@NAME for an abstract one\n"
-           "\nExit status: 0 success, 1 runtime error, 2 usage error.\n"
-           "Run 'sockit COMMAND --help' for a command's options.\n");
-}
 
 /*
  * Started with stdin, stdout or stderr closed, the first socket would take that number and
@@ -77,26 +27,5 @@ int main(int argc, char **argv)
     sanitize_stdio();
     /* A closed stdout or socket must be an error we report, not a silent death. */
     signal(SIGPIPE, SIG_IGN);
-    if (argc < 2)
-        return cli_usage(NULL, "missing command");
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        if (argc > 2 && strcmp(cmd, "help") == 0 && cli_find(argv[2])) {
-            char *sub[] = {argv[2], "--help", NULL};
-            return cli_find(argv[2])->run(2, sub);
-        }
-        help();
-        return 0;
-    }
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
-        printf("sockit %s\n", sk_version());
-        return 0;
-    }
-    const struct cli_cmd *c = cli_find(cmd);
-    if (!c) {
-        if (cmd[0] == '-')
-            return cli_usage(NULL, "unknown option '%s'", cmd);
-        return cli_usage(NULL, "unknown command '%s'", cmd);
-    }
-    return c->run(argc - 1, argv + 1);
+    return cli_main(argc, argv);
 }

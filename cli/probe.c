@@ -445,6 +445,7 @@ static int resolve_host(struct probe *p, const char *host)
         cli_error("%s", err);
         return EXIT_USAGE;
     }
+    if (cli_parse_only) return 0;
     if (sk_resolve(&list, &ep, SOCK_STREAM, 0, err) < 0) {
         cli_error("%s", err);
         return 1;
@@ -496,8 +497,7 @@ int cmd_probe(int argc, char **argv)
     long conc = CONC_DEFAULT;
     int only_open = 0, verbose = 0;
 
-    opterr = 0;
-    optind = 1;
+    cli_getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":w:c:vh", longopts, NULL)) != -1) {
         switch (c) {
@@ -539,8 +539,7 @@ int cmd_probe(int argc, char **argv)
     p.timeout_ns = (int64_t)(timeout * 1e9);
     p.only_open = only_open;
     int r = resolve_host(&p, argv[optind]);
-    if (r != 0)
-        return r;
+    if (r != 0 || cli_parse_only) return r;
     /* The host as printed: without the brackets of "[::1]". */
     char host[SK_HOSTMAX];
     const char *h = argv[optind];

@@ -59,8 +59,7 @@ int cmd_resolve(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int only = AF_UNSPEC;
-    opterr = 0;
-    optind = 1;
+    cli_getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":46h", longopts, NULL)) != -1) {
         switch (c) {
@@ -93,6 +92,7 @@ int cmd_resolve(int argc, char **argv)
         cli_error("%s", err);
         return EXIT_USAGE;
     }
+    if (cli_parse_only) return 0;
     sk_addrlist_t list;
     r = sk_getaddrinfo(&list, ep.host, service, only, 0, 0, err);
     if (r < 0) {
@@ -132,6 +132,7 @@ int cmd_hostname(int argc, char **argv)
             return cli_usage("hostname", "unknown option '%s'", argv[1]);
         return cli_usage("hostname", "unexpected argument '%s'", argv[1]);
     }
+    if (cli_parse_only) return 0;
     char name[256], fqdn[256];
     int r = sk_gethostname(name, sizeof name);
     if (r < 0) {

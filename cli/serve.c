@@ -246,8 +246,7 @@ int cmd_serve(int argc, char **argv)
     o.model = SK_MODEL_LOOP;
     o.drain_timeout = -1;
 
-    opterr = 0;
-    optind = 1;
+    cli_getopt_reset();
     int c;
     long v;
     while ((c = getopt_long(argc, argv, ":l:m:b:vhut:", longopts, NULL)) != -1) {
@@ -364,6 +363,16 @@ int cmd_serve(int argc, char **argv)
         return cli_usage("serve", "%s has no UDP form", o.service->name);
     if (nlisten == 0)
         listen[nlisten++] = "localhost:5000";
+    if (cli_parse_only) { /* the addresses as sk_server_listen() parses them; no socket */
+        for (size_t i = 0; i < nlisten; i++) {
+            sk_endpoint_t ep;
+            if (sk_endpoint_parse(&ep, listen[i], err) < 0) {
+                cli_error("%s", err);
+                return EXIT_USAGE;
+            }
+        }
+        return 0;
+    }
     if (verbose && log_start() == 0)
         o.log = log_stderr;
 

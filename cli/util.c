@@ -42,6 +42,12 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+void cli_getopt_reset(void)
+{
+    opterr = 0;
+    optind = 0;
+}
+
 int cli_bad_option(const char *cmd, int c, char **argv)
 {
     char opt[64];

@@ -1,9 +1,10 @@
 /*
  * driver.c: replay fuzz inputs without libFuzzer, for any compiler: runs
  * LLVMFuzzerTestOneInput() once on every file named on the command line and on every
- * regular file in the directories named there (in name order, not recursive).
+ * regular file in the directories named there (in name order, not recursive). It links
+ * with any target: fuzz_NAME_driver is this file plus fuzz_NAME.c (fuzz/CMakeLists.txt).
  *
- *   fuzz_frame_driver DIR|FILE...
+ *   fuzz_NAME_driver [-v] DIR|FILE...
  *
  * A failing input abort()s inside the target, which ends the run with SIGABRT; the driver
  * prints each input's name first (on stderr, with -v) so the culprit is easy to find.

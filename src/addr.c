@@ -71,8 +71,18 @@ static int valid_ipv6(const char *h)
         return 0;
     memcpy(tmp, h, n);
     tmp[n] = '\0';
-    if (h[n] == '%' && h[n + 1] == '\0')
-        return 0;
+    if (h[n] == '%') {
+        /* A scope is what an interface name may be: 1 to IF_NAMESIZE - 1 bytes, none of
+         * them blank, a control character, '/' or ':' (Linux's dev_valid_name), nor the
+         * '%', '[' and ']' that would make the text ambiguous. */
+        const char *s = h + n + 1;
+        size_t sn = strlen(s);
+        if (sn == 0 || sn >= IF_NAMESIZE)
+            return 0;
+        for (; *s; s++)
+            if ((unsigned char)*s <= ' ' || *s == 0x7f || strchr("/:%[]", *s))
+                return 0;
+    }
     return inet_pton(AF_INET6, tmp, &a) == 1;
 }
 
@@ -426,9 +436,14 @@ int sk_addr_host(const sk_addr_t *a, char *buf, size_t len)
         if (!inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)len))
             return -errno;
         if (s6->sin6_scope_id) {
+            /* An interface name only where getaddrinfo() takes one back (link-local
+             * scopes): "[2001:db8::1%lo]" would not parse, "[2001:db8::1%1]" does. */
             char ifname[IF_NAMESIZE];
             size_t n = strlen(buf);
-            if (if_indextoname(s6->sin6_scope_id, ifname))
+            int by_name = IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) ||
+                          IN6_IS_ADDR_MC_NODELOCAL(&s6->sin6_addr) ||
+                          IN6_IS_ADDR_MC_LINKLOCAL(&s6->sin6_addr);
+            if (by_name && if_indextoname(s6->sin6_scope_id, ifname))
                 snprintf(buf + n, len - n, "%%%s", ifname);
             else
                 snprintf(buf + n, len - n, "%%%u", (unsigned)s6->sin6_scope_id);

@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "sockit/error.h"
 #include "sockit/sock.h"
+#include "sys.h"
 
 struct sk_connector {
     sk_addr_t addrs[SK_ADDRLIST_MAX];
@@ -129,7 +130,9 @@ static int start(sk_connector_t *c, int64_t now, sk_addr_t *peer, int *won)
     c->fds[i] = fd;
     c->started[i] = now;
     c->active++;
-    int r = connect(fd, (const struct sockaddr *)&c->addrs[i].ss, c->addrs[i].len) == 0 ? 0 : -errno;
+    int r = SK_SYS(connect)(fd, (const struct sockaddr *)&c->addrs[i].ss, c->addrs[i].len) == 0
+                ? 0
+                : -errno;
     if (r == 0) {
         *won = win(c, i, peer);
         return 1;
@@ -149,7 +152,7 @@ static int collect(sk_connector_t *c, int64_t now, sk_addr_t *peer)
             p[k] = (struct pollfd){.fd = c->fds[i], .events = POLLOUT};
             idx[k++] = i;
         }
-    if (k == 0 || poll(p, k, 0) < 0)
+    if (k == 0 || SK_SYS(poll)(p, k, 0) < 0)
         return 0; /* EINTR: the next step looks again */
     for (size_t j = 0; j < k; j++) {
         size_t i = idx[j];

@@ -17,6 +17,7 @@
 #include "sockit/error.h"
 #include "sockit/server.h"
 #include "sockit/sock.h"
+#include "sys.h"
 
 /* Bytes read per recv(). */
 #define RECV_CHUNK 16384
@@ -55,10 +56,10 @@ static void linger_close(int fd, int64_t ns)
     char buf[4096];
     size_t total = 0;
     int64_t deadline = sk__now_ns() + ns;
-    if (shutdown(fd, SHUT_WR) < 0)
+    if (SK_SYS(shutdown)(fd, SHUT_WR) < 0)
         return;
     while (total < LINGER_BYTES && sk__wait_fd(fd, POLLIN, deadline) == 0) {
-        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        ssize_t n = SK_SYS(recv)(fd, buf, sizeof buf, MSG_DONTWAIT);
         if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
             break;
         if (n > 0)
@@ -122,7 +123,7 @@ static int wait_io(const sk_service_t *svc, int fd, int wakefd, int input_open,
                 return -ETIMEDOUT;
             timeout = (int)((left + 999999) / 1000000);
         }
-        int n = poll(p, 2, timeout);
+        int n = SK_SYS(poll)(p, 2, timeout);
         if (n > 0)
             break;
         if (n < 0 && errno != EINTR)
@@ -158,7 +159,7 @@ static void notify_wakefd(void *ctx)
 /* sk_session_abort(): shut the socket down, which also ends a blocked send. */
 static void abort_session(void *ctx)
 {
-    shutdown(((struct wake *)ctx)->fd, SHUT_RDWR);
+    SK_SYS(shutdown)(((struct wake *)ctx)->fd, SHUT_RDWR);
     notify_wakefd(ctx);
 }
 
@@ -218,8 +219,12 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
             r = sk_session_eof(s); /* the end may complete a frame: answer it first */
         if (n <= 0) {
             peer_done = 1; /* end of stream, or reset: nothing more to say */
-            if (n < 0)
+            if (n == -ECONNRESET) {
                 out.reason = "connection reset by peer";
+            } else if (n < 0) {
+                snprintf(out.buf, sizeof out.buf, "recv: %s", sk_strerror((int)n));
+                out.reason = out.buf;
+            }
             break;
         }
         st.in += (unsigned long long)n;
@@ -228,7 +233,6 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
     }
     int protocol_error = r < 0 && *sk_session_error(s);
     if (protocol_error) {
-        log_protocol_error(&srv->o, s);
         snprintf(out.buf, sizeof out.buf, "%s", sk_session_error(s));
         out.reason = out.buf;
     } else if (srv->drain_over && !out.reason) {
@@ -242,6 +246,8 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
     st.out = c.sent;
     if (svc->on_close)
         svc->on_close(s);
+    if (protocol_error) /* after on_close: once the log says so, the session is gone (chat) */
+        log_protocol_error(&srv->o, s);
     /* A bad frame ends the session like a graceful close: frames answered before it must
      * not be destroyed by the reset that closing on unread input would send. */
     if (!c.broken && !peer_done && (r == 0 || protocol_error || graceful) &&

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -42,6 +43,7 @@
 #include "sockit/error.h"
 #include "sockit/server.h"
 #include "sockit/sock.h"
+#include "sys.h"
 
 /* Datagrams read from one socket per wake-up. */
 #define DGRAM_BATCH 64
@@ -76,8 +78,7 @@ const char *sk_model_name(sk_model_t model)
 
 void sk__server_log(sk_server_t *s, const char *fmt, ...)
 {
-    if (!s->o.log)
-        return;
+    if (!s->o.log) return;
     char line[512];
     va_list ap;
     va_start(ap, fmt);
@@ -96,25 +97,21 @@ static void wake(sk_server_t *s)
 
 int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts)
 {
-    if (!opts || !opts->service)
-        return SK_EBADARG;
+    if (!opts || !opts->service) return SK_EBADARG;
     int dgram = opts->socktype == SOCK_DGRAM;
-    if (opts->socktype != 0 && opts->socktype != SOCK_STREAM && !dgram)
-        return SK_EBADARG;
-    if (dgram && !opts->service->on_datagram)
-        return SK_EBADARG;
+    if (opts->socktype != 0 && opts->socktype != SOCK_STREAM && !dgram) return SK_EBADARG;
+    if (dgram && !opts->service->on_datagram) return SK_EBADARG;
     const sk_framing_t *f = opts->conf.framing;
     unsigned flags = opts->service->flags;
-    int lines_ok = (flags & SK_SERVICE_LINES) && f &&
-                   (f->kind == SK_FRAME_LINE || f->kind == SK_FRAME_CRLF);
+    int lines_ok =
+        (flags & SK_SERVICE_LINES) && f && (f->kind == SK_FRAME_LINE || f->kind == SK_FRAME_CRLF);
     if (f && f->kind != SK_FRAME_RAW && (dgram || !((flags & SK_SERVICE_FRAMES) || lines_ok)))
         return SK_EBADARG;
     if ((flags & SK_SERVICE_ONE_PROCESS) &&
         (opts->model == SK_MODEL_FORK || opts->model == SK_MODEL_ITERATIVE))
         return SK_EBADARG;
     sk_server_t *s = calloc(1, sizeof *s);
-    if (!s)
-        return -ENOMEM;
+    if (!s) return -ENOMEM;
     s->o = *opts;
     s->o.socktype = dgram ? SOCK_DGRAM : SOCK_STREAM;
     if (!s->o.conf.max_output)
@@ -123,17 +120,16 @@ int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts)
         free(s);
         return -ENOMEM;
     }
-    if (dgram && (!(s->dgram_in = malloc(SK__DGRAM_BUF)) || !(s->dgram_out = malloc(SK__DGRAM_BUF)))) {
+    if (dgram &&
+        (!(s->dgram_in = malloc(SK__DGRAM_BUF)) || !(s->dgram_out = malloc(SK__DGRAM_BUF)))) {
         free(s->dgram_in);
-        if (opts->service->shared_free)
-            opts->service->shared_free(s->o.conf.shared);
+        if (opts->service->shared_free) opts->service->shared_free(s->o.conf.shared);
         free(s);
         return -ENOMEM;
     }
     if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
         int e = -errno;
-        if (opts->service->shared_free)
-            opts->service->shared_free(s->o.conf.shared);
+        if (opts->service->shared_free) opts->service->shared_free(s->o.conf.shared);
         free(s->dgram_in);
         free(s->dgram_out);
         free(s);
@@ -162,20 +158,21 @@ static void remember_unix_file(sk_server_t *s, int fd)
     f->ino = st.st_ino;
 }
 
+static void want_arrival_address(int fd);
+
 int sk_server_listen(sk_server_t *s, const char *address, char *err)
 {
     int fds[SK_LISTEN_MAX];
     size_t room = SK__MAX_LISTENERS - s->nl;
     sk_endpoint_t ep;
     int n = sk_endpoint_parse(&ep, address, err);
-    if (n < 0)
-        return n;
+    if (n < 0) return n;
     n = sk_listen_endpoint(&ep, s->o.socktype, s->o.backlog, fds,
                            room < SK_LISTEN_MAX ? room : SK_LISTEN_MAX, err);
-    if (n < 0)
-        return n;
+    if (n < 0) return n;
     for (int i = 0; i < n; i++) {
         sk_settimeout(fds[i], 0); /* polled: accept and recvfrom must never block */
+        if (s->o.socktype == SOCK_DGRAM) want_arrival_address(fds[i]);
         s->lfd[s->nl++] = fds[i];
         remember_unix_file(s, fds[i]);
     }
@@ -189,8 +186,7 @@ size_t sk_server_listener_count(const sk_server_t *s)
 
 int sk_server_listener_addr(const sk_server_t *s, size_t i, sk_addr_t *addr)
 {
-    if (i >= s->nl)
-        return SK_EBADARG;
+    if (i >= s->nl) return SK_EBADARG;
     return sk_getsockname(s->lfd[i], addr);
 }
 
@@ -216,6 +212,11 @@ void sk_server_stats(const sk_server_t *s, sk_server_stats_t *out)
     out->bytes_in = s->bytes_in;
     out->bytes_out = s->bytes_out;
     out->datagrams = s->datagrams;
+    if (s->kidtot) {
+        out->errors += s->kidtot->errors;
+        out->bytes_in += s->kidtot->bytes_in;
+        out->bytes_out += s->kidtot->bytes_out;
+    }
 }
 
 void sk__log_stopping(sk_server_t *s)
@@ -227,8 +228,7 @@ void sk__log_stopping(sk_server_t *s)
 
 void sk__maybe_report(sk_server_t *s)
 {
-    if (atomic_exchange(&s->report, 0))
-        sk_server_log_stats(s);
+    if (atomic_exchange(&s->report, 0)) sk_server_log_stats(s);
 }
 
 void sk_server_log_stats(sk_server_t *s)
@@ -259,9 +259,9 @@ int sk__admit(sk_server_t *s, int fd, const sk_addr_t *peer)
     }
     if (s->o.max_conns > 0 && s->active >= (unsigned long long)s->o.max_conns) {
         s->refused++;
-        sk__server_log(s, "Refused %s: %d connections already (--max-conns)",
-                       sk_addr_str(peer, as), s->o.max_conns);
-        ssize_t n = send(fd, BUSY_LINE, sizeof BUSY_LINE - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        sk__server_log(s, "Refused %s: %d connections already (--max-conns)", sk_addr_str(peer, as),
+                       s->o.max_conns);
+        ssize_t n = SK_SYS(send)(fd, BUSY_LINE, sizeof BUSY_LINE - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)n; /* best effort: the loop never blocks for it */
         sk_close(fd);
         return 0;
@@ -277,17 +277,20 @@ void sk__conn_closed(sk_server_t *s, const sk_addr_t *peer, const struct sk__con
 {
     s->active--;
     s->closed++;
-    s->bytes_in += st->in;
-    s->bytes_out += st->out;
-    if (reason)
-        s->errors++;
-    if (!s->o.log)
-        return;
+    if (s->is_child) { /* the parent sees only the shared totals */
+        s->kidtot->bytes_in += st->in;
+        s->kidtot->bytes_out += st->out;
+        if (reason) s->kidtot->errors++;
+    } else {
+        s->bytes_in += st->in;
+        s->bytes_out += st->out;
+        if (reason) s->errors++;
+    }
+    if (!s->o.log) return;
     char as[SK_ADDRSTRLEN];
     double secs = (double)(sk__now_ns() - st->t0) / 1e9;
-    sk__server_log(s, "Closed %s: %llu bytes in, %llu bytes out, %.3f s%s%s",
-                   sk_addr_str(peer, as), st->in, st->out, secs, reason ? ": " : "",
-                   reason ? reason : "");
+    sk__server_log(s, "Closed %s: %llu bytes in, %llu bytes out, %.3f s%s%s", sk_addr_str(peer, as),
+                   st->in, st->out, secs, reason ? ": " : "", reason ? reason : "");
 }
 
 void sk__shed_one(sk_server_t *s, int lfd)
@@ -295,7 +298,7 @@ void sk__shed_one(sk_server_t *s, int lfd)
     pthread_mutex_lock(&s->mu);
     if (s->reserve_fd >= 0) {
         sk_close(s->reserve_fd);
-        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        int fd = SK_SYS(accept4)(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0) {
             s->refused++;
             sk_close(fd);
@@ -307,8 +310,7 @@ void sk__shed_one(sk_server_t *s, int lfd)
 
 void sk_server_free(sk_server_t *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     for (size_t i = 0; i < s->nl; i++)
         sk_close(s->lfd[i]);
     for (size_t i = 0; i < s->nfiles; i++) {
@@ -319,15 +321,14 @@ void sk_server_free(sk_server_t *s)
     }
     sk_close(s->wake[0]);
     sk_close(s->wake[1]);
-    if (s->reserve_fd >= 0)
-        sk_close(s->reserve_fd);
+    if (s->reserve_fd >= 0) sk_close(s->reserve_fd);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->idle);
     free(s->kids);
+    if (s->kidtot) munmap(s->kidtot, sizeof *s->kidtot);
     free(s->dgram_in);
     free(s->dgram_out);
-    if (s->o.service->shared_free)
-        s->o.service->shared_free(s->o.conf.shared);
+    if (s->o.service->shared_free) s->o.service->shared_free(s->o.conf.shared);
     free(s);
 }
 
@@ -351,10 +352,8 @@ static void *session_main(void *arg)
         ss->prev->next = ss->next;
     else
         s->sessions = ss->next;
-    if (ss->next)
-        ss->next->prev = ss->prev;
-    if (--s->nsessions == 0)
-        pthread_cond_broadcast(&s->idle);
+    if (ss->next) ss->next->prev = ss->prev;
+    if (--s->nsessions == 0) pthread_cond_broadcast(&s->idle);
     wake(s); /* the iterative model waits for this to accept the next client */
     pthread_mutex_unlock(&s->mu);
     /* From here on the server may be gone: touch only what this thread owns. */
@@ -388,8 +387,7 @@ static void start_thread(sk_server_t *s, int fd, const sk_addr_t *peer)
 
     pthread_mutex_lock(&s->mu);
     ss->next = s->sessions;
-    if (s->sessions)
-        s->sessions->prev = ss;
+    if (s->sessions) s->sessions->prev = ss;
     s->sessions = ss;
     s->nsessions++;
     pthread_mutex_unlock(&s->mu);
@@ -409,8 +407,7 @@ static void start_thread(sk_server_t *s, int fd, const sk_addr_t *peer)
         char as[SK_ADDRSTRLEN];
         sk__server_log(s, "thread for %s: %s", sk_addr_str(peer, as), sk_strerror(-e));
         pthread_mutex_lock(&s->mu);
-        if (ss->next)
-            ss->next->prev = NULL;
+        if (ss->next) ss->next->prev = NULL;
         s->sessions = ss->next; /* ss is still at the head: nothing ran in between */
         s->nsessions--;
         pthread_mutex_unlock(&s->mu);
@@ -446,8 +443,7 @@ static void wait_sessions(sk_server_t *s, int64_t ns)
     until.tv_sec += (time_t)(ns / 1000000000 + t / 1000000000);
     until.tv_nsec = (long)(t % 1000000000);
     while (s->nsessions > 0)
-        if (pthread_cond_timedwait(&s->idle, &s->mu, &until) == ETIMEDOUT)
-            break;
+        if (pthread_cond_timedwait(&s->idle, &s->mu, &until) == ETIMEDOUT) break;
 }
 
 /* Drain: tell every session to look at the stopping flag (idle framed sessions end), give
@@ -463,12 +459,11 @@ static void stop_threads(sk_server_t *s)
     wait_sessions(s, drain_ns(s));
     s->drain_over = 1;
     for (struct session *ss = s->sessions; ss; ss = ss->next)
-        shutdown(ss->fd, SHUT_RDWR);
+        SK_SYS(shutdown)(ss->fd, SHUT_RDWR);
     wait_sessions(s, STOP_GRACE_NS);
     size_t left = s->nsessions;
     pthread_mutex_unlock(&s->mu);
-    if (left)
-        sk__server_log(s, "stop: %zu session(s) did not finish", left);
+    if (left) sk__server_log(s, "stop: %zu session(s) did not finish", left);
 }
 
 /* ---- fork model ---- */
@@ -487,15 +482,37 @@ static void on_sigchld(int sig)
     errno = saved;
 }
 
+/* Account for a child that has ended with wait status `status`. A child that exits 0 has
+ * logged and counted its own session; one killed by a signal (SIGSEGV, an OOM kill, ...)
+ * or failing (a sanitizer's exit status) could not: the parent logs and counts it. */
+static void child_ended(sk_server_t *s, const struct kid *k, int status)
+{
+    char why[96];
+    if (WIFSIGNALED(status)) {
+        const char *name = sigabbrev_np(WTERMSIG(status));
+        snprintf(why, sizeof why, "session process %ld killed by SIG%s", (long)k->pid,
+                 name ? name : "?");
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+        snprintf(why, sizeof why, "session process %ld exited with status %d", (long)k->pid,
+                 WEXITSTATUS(status));
+    } else {
+        s->active--;
+        s->closed++;
+        return;
+    }
+    struct sk__conn_stats st = {.t0 = k->t0}; /* its bytes are in the shared totals */
+    sk__conn_closed(s, &k->peer, &st, why);
+}
+
 /* Reap the children that have exited; never blocks. */
 static void reap(sk_server_t *s)
 {
     for (size_t i = 0; i < s->nkids;) {
-        pid_t r = waitpid(s->kids[i].pid, NULL, WNOHANG);
+        int status = 0;
+        pid_t r = waitpid(s->kids[i].pid, &status, WNOHANG);
         if (r == s->kids[i].pid || (r < 0 && errno == ECHILD)) {
+            child_ended(s, &s->kids[i], r < 0 ? 0 : status);
             s->kids[i] = s->kids[--s->nkids];
-            s->active--; /* the child logged and counted its own bytes */
-            s->closed++;
         } else {
             i++;
         }
@@ -528,8 +545,7 @@ static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
     if (pid == 0) {
         /* A server killed outright (SIGKILL) must not leave its sessions behind. */
         prctl(PR_SET_PDEATHSIG, SIGHUP); /* not SIGTERM: that one drains */
-        if (getppid() != parent)
-            _exit(0);
+        if (getppid() != parent) _exit(0);
         /* The parent's SIGTERM means "drain": it stays blocked and is read from a
          * signalfd that the session polls with its socket, like a thread session's
          * eventfd; no handler runs in the middle of a session. Without a signalfd,
@@ -542,9 +558,9 @@ static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
         signal(SIGINT, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
         signal(SIGCHLD, SIG_DFL);
-        if (sfd >= 0)
-            sigaddset(&mask, SIGTERM);
+        if (sfd >= 0) sigaddset(&mask, SIGTERM);
         s->stop_on_wake = 1;
+        s->is_child = 1;
         pthread_sigmask(SIG_SETMASK, &mask, NULL);
         for (size_t i = 0; i < s->nl; i++)
             close(s->lfd[i]);
@@ -574,8 +590,7 @@ static void stop_children(sk_server_t *s)
     int64_t deadline = sk__now_ns() + drain_ns(s);
     for (;;) {
         reap(s);
-        if (s->nkids == 0 || sk__wait_fd(s->wake[0], POLLIN, deadline) < 0)
-            break;
+        if (s->nkids == 0 || sk__wait_fd(s->wake[0], POLLIN, deadline) < 0) break;
         char buf[64];
         while (read(s->wake[0], buf, sizeof buf) > 0) {
         }
@@ -597,9 +612,8 @@ static int accept_error_is_transient(int code)
 {
     /* The connection died in the queue, or a firewall said no: just go on. */
     return code == -ECONNABORTED || code == -EPROTO || code == -EPERM || code == -EINTR ||
-           code == -ENETDOWN || code == -ENOPROTOOPT || code == -EHOSTDOWN ||
-           code == -ENONET || code == -EHOSTUNREACH || code == -EOPNOTSUPP ||
-           code == -ENETUNREACH;
+           code == -ENETDOWN || code == -ENOPROTOOPT || code == -EHOSTDOWN || code == -ENONET ||
+           code == -EHOSTUNREACH || code == -EOPNOTSUPP || code == -ENETUNREACH;
 }
 
 /* Accept up to ACCEPT_BATCH clients from one listener. Returns -1 to pause accepting. */
@@ -608,21 +622,17 @@ static int accept_some(sk_server_t *s, int lfd)
     for (int i = 0; i < ACCEPT_BATCH && !s->stopping; i++) {
         sk_addr_t peer;
         int fd = sk_accept(lfd, &peer);
-        if (fd == -EAGAIN)
-            return 0;
+        if (fd == -EAGAIN) return 0;
         if (fd < 0) {
-            if (accept_error_is_transient(fd))
-                continue;
+            if (accept_error_is_transient(fd)) continue;
             sk__server_log(s, "accept: %s", sk_strerror(fd)); /* EMFILE, ENFILE, ENOBUFS, ENOMEM */
-            if (fd == -EMFILE || fd == -ENFILE)
-                sk__shed_one(s, lfd);
+            if (fd == -EMFILE || fd == -ENFILE) sk__shed_one(s, lfd);
             return -1;
         }
         char as[SK_ADDRSTRLEN];
         if (sk_addr_family(&peer) == AF_UNIX && sk_addr_host(&peer, as, sizeof as) == 0)
             sk_getsockname(lfd, &peer); /* an unnamed client: name the socket it came to */
-        if (!sk__admit(s, fd, &peer))
-            continue;
+        if (!sk__admit(s, fd, &peer)) continue;
         switch (s->o.model) {
         case SK_MODEL_FORK:
             start_child(s, fd, &peer);
@@ -646,27 +656,114 @@ static const char *no_reply_reason(const sk_addr_t *from)
 {
     int family = sk_addr_family(from);
     if (family == AF_INET || family == AF_INET6)
-        return sk_addr_port(from) < 1024 ? "source port below 1024, no reply (loop guard)"
-                                         : NULL;
+        return sk_addr_port(from) < 1024 ? "source port below 1024, no reply (loop guard)" : NULL;
     char path[SK_ADDRSTRLEN];
-    if (family == AF_UNIX && sk_addr_host(from, path, sizeof path) > 0)
-        return NULL;
+    if (family == AF_UNIX && sk_addr_host(from, path, sizeof path) > 0) return NULL;
     return "unnamed sender, no reply possible"; /* Linux gives an unbound socket no name */
+}
+
+/* The local address a datagram arrived at, carried as the control data of its reply, so
+ * that the reply leaves from the address the client sent to. A listener on every address
+ * would otherwise answer from the kernel's choice of source, and a client whose socket is
+ * connected (sockit connect --udp, nc -u) drops a reply from any other address. */
+union dgram_ctl {
+    char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+    struct cmsghdr align;
+};
+
+/* Turn on the arrival address (IP_PKTINFO / IPV6_RECVPKTINFO) for an IP datagram socket. */
+static void want_arrival_address(int fd)
+{
+    sk_addr_t a;
+    int on = 1;
+    if (sk_getsockname(fd, &a) < 0) return;
+    if (sk_addr_family(&a) == AF_INET)
+        setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
+    else if (sk_addr_family(&a) == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
+}
+
+/* Read one datagram without waiting: its length (the real one, MSG_TRUNC), -EAGAIN or
+ * another -errno. *from gets the sender; ctl and *ctllen the control data for the reply
+ * (*ctllen 0: none, the kernel picks the source). */
+static ssize_t recv_datagram(int fd, char *in, sk_addr_t *from, union dgram_ctl *ctl,
+                             size_t *ctllen)
+{
+    union dgram_ctl got;
+    struct iovec iov = {.iov_base = in, .iov_len = SK__DGRAM_BUF};
+    struct msghdr m = {.msg_name = &from->ss,
+                       .msg_namelen = sizeof from->ss,
+                       .msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = got.buf,
+                       .msg_controllen = sizeof got.buf};
+    ssize_t n;
+    do
+        n = SK_SYS(recvmsg)(fd, &m, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    from->len = m.msg_namelen;
+    *ctllen = 0;
+    memset(ctl, 0, sizeof *ctl);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        struct cmsghdr *out = (struct cmsghdr *)ctl->buf;
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof pi);
+            pi.ipi_ifindex = 0; /* ipi_spec_dst: our address for the packet; any route */
+            pi.ipi_addr.s_addr = 0;
+            out->cmsg_level = IPPROTO_IP;
+            out->cmsg_type = IP_PKTINFO;
+            out->cmsg_len = CMSG_LEN(sizeof pi);
+            memcpy(CMSG_DATA(out), &pi, sizeof pi);
+            *ctllen = CMSG_SPACE(sizeof pi);
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof pi);
+            if (IN6_IS_ADDR_MULTICAST(&pi.ipi6_addr))
+                pi.ipi6_addr = in6addr_any; /* not a source: keep the interface only */
+            out->cmsg_level = IPPROTO_IPV6;
+            out->cmsg_type = IPV6_PKTINFO;
+            out->cmsg_len = CMSG_LEN(sizeof pi);
+            memcpy(CMSG_DATA(out), &pi, sizeof pi);
+            *ctllen = CMSG_SPACE(sizeof pi);
+        }
+    }
+    return n;
+}
+
+/* Send one reply without waiting: the bytes sent, or -errno (-EAGAIN: no room, dropped as
+ * UDP may). */
+static ssize_t send_reply(int fd, char *out, size_t n, sk_addr_t *to, union dgram_ctl *ctl,
+                          size_t ctllen)
+{
+    struct iovec iov = {.iov_base = out, .iov_len = n};
+    struct msghdr m = {.msg_name = &to->ss,
+                       .msg_namelen = to->len,
+                       .msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = ctllen ? ctl->buf : NULL,
+                       .msg_controllen = ctllen};
+    ssize_t w;
+    do
+        w = SK_SYS(sendmsg)(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    return w;
 }
 
 void sk__serve_datagrams(sk_server_t *s, int fd, char *in, char *out)
 {
     for (int i = 0; i < DGRAM_BATCH && !s->stopping; i++) {
         sk_addr_t from;
-        ssize_t n = sk_recvfrom(fd, in, SK__DGRAM_BUF, &from);
-        if (n == -EAGAIN)
-            return;
-        if (n < 0)
-            continue; /* an ICMP error for an earlier reply: nothing to do */
+        union dgram_ctl ctl;
+        size_t ctllen = 0;
+        ssize_t n = recv_datagram(fd, in, &from, &ctl, &ctllen);
+        if (n == -EAGAIN) return;
+        if (n < 0) continue; /* an ICMP error for an earlier reply: nothing to do */
         char as[SK_ADDRSTRLEN];
         const char *why = no_reply_reason(&from);
-        if (n > SK_DGRAM_MAX)
-            why = "too long, dropped";
+        if (n > SK_DGRAM_MAX) why = "too long, dropped";
         if (why) {
             sk__server_log(s, "Datagram from %s (%zd bytes): %s", sk_addr_str(&from, as), n, why);
             continue;
@@ -674,9 +771,8 @@ void sk__serve_datagrams(sk_server_t *s, int fd, char *in, char *out)
         sk__server_log(s, "Datagram from %s (%zd bytes)", sk_addr_str(&from, as), n);
         s->datagrams++;
         long r = s->o.service->on_datagram(&s->o.conf, in, (size_t)n, out, SK_DGRAM_MAX);
-        if (r < 0)
-            continue;
-        ssize_t w = sk_sendto(fd, out, (size_t)r, &from);
+        if (r < 0) continue;
+        ssize_t w = send_reply(fd, out, (size_t)r, &from, &ctl, ctllen);
         if (w < 0 && w != -EAGAIN) /* a full buffer drops the reply, as UDP may */
             sk__server_log(s, "sendto %s: %s", as, sk_strerror((int)w));
     }
@@ -684,12 +780,16 @@ void sk__serve_datagrams(sk_server_t *s, int fd, char *in, char *out)
 
 int sk_server_run(sk_server_t *s)
 {
-    if (s->nl == 0)
-        return SK_EBADARG;
-    if (s->o.model == SK_MODEL_LOOP)
-        return sk__run_loop_model(s);
+    if (s->nl == 0) return SK_EBADARG;
+    if (s->o.model == SK_MODEL_LOOP) return sk__run_loop_model(s);
     struct sigaction sa, oldsa;
     int fork_model = s->o.model == SK_MODEL_FORK;
+    if (fork_model && !s->kidtot) {
+        void *m = mmap(NULL, sizeof *s->kidtot, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                       -1, 0);
+        if (m == MAP_FAILED) return -errno;
+        s->kidtot = m; /* zeroed */
+    }
     if (fork_model) {
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_sigchld;
@@ -708,20 +808,18 @@ int sk_server_run(sk_server_t *s)
         if (!busy && !backoff)
             for (size_t i = 0; i < s->nl; i++)
                 pfd[n++] = (struct pollfd){.fd = s->lfd[i], .events = POLLIN};
-        int r = poll(pfd, n, backoff ? ACCEPT_BACKOFF_MS : -1);
+        int r = SK_SYS(poll)(pfd, n, backoff ? ACCEPT_BACKOFF_MS : -1);
         if (r < 0 && errno != EINTR) {
             ret = -errno;
             break;
         }
         backoff = 0;
-        if (r <= 0)
-            continue;
+        if (r <= 0) continue;
         if (pfd[0].revents) {
             char buf[64];
             while (read(s->wake[0], buf, sizeof buf) > 0) {
             }
-            if (fork_model)
-                reap(s);
+            if (fork_model) reap(s);
             sk__maybe_report(s);
         }
         for (size_t i = 1; i < n && !s->stopping; i++)

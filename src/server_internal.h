@@ -35,8 +35,8 @@ struct sk_server {
         ino_t ino;
     } files[SK__MAX_LISTENERS];
     size_t nfiles;
-    int wake[2]; /* non-blocking pipe: [0] polled by run(), [1] written to wake it */
-    atomic_int stopping; /* lock-free: safe from signal handlers and other threads */
+    int wake[2];           /* non-blocking pipe: [0] polled by run(), [1] written to wake it */
+    atomic_int stopping;   /* lock-free: safe from signal handlers and other threads */
     atomic_int drain_over; /* the drain period ended: sessions left are cut off */
     int stop_on_wake;      /* a fork child: its session's wake-up is the parent's SIGTERM */
 
@@ -49,8 +49,14 @@ struct sk_server {
         pid_t pid;
         sk_addr_t peer;
         int64_t t0;
-    } *kids;
+    } * kids;
     size_t nkids, capkids;
+    /* Fork model: what the children count (their bytes and errors), in memory shared with
+     * them, added to the totals by sk_server_stats(); NULL in the other models. */
+    struct sk__kid_totals {
+        atomic_ullong bytes_in, bytes_out, errors;
+    } * kidtot;
+    int is_child; /* this process is a fork-model child */
 
     char *dgram_in, *dgram_out; /* datagram servers: SK__DGRAM_BUF bytes each */
 

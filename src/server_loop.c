@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -31,6 +32,7 @@
 #include "sockit/error.h"
 #include "sockit/loop.h"
 #include "sockit/sock.h"
+#include "sys.h"
 
 #define READ_CHUNK 16384
 #define READS_PER_WAKE 4
@@ -68,6 +70,7 @@ struct conn {
     int64_t last_io;    /* monotonic ns of the last byte either way */
     struct sk__conn_stats st;
     const char *reason; /* why it ended, when not normally */
+    char why[96];       /* the text reason points to when it names an error */
     sk_addr_t peer;
     int notified;       /* in the worker's notify list (guarded by w->nmu) */
     int session_over;   /* on_close has run */
@@ -146,7 +149,7 @@ static int conn_write(void *ctx, const void *data, size_t len)
     struct conn *c = ctx;
     size_t done = 0;
     if (sk_buf_len(&c->out) == 0) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = SK_SYS(send)(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno != EAGAIN && errno != EINTR)
             return -errno;
         if (n > 0) {
@@ -165,8 +168,8 @@ static int flush(struct conn *c)
 {
     size_t sent = 0;
     while (sk_buf_len(&c->out) > 0 && sent < WRITE_PER_WAKE) {
-        ssize_t n = send(c->fd, sk_buf_data(&c->out), sk_buf_len(&c->out),
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = SK_SYS(send)(c->fd, sk_buf_data(&c->out), sk_buf_len(&c->out),
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -192,7 +195,7 @@ static void linger_timeout(sk_loop_t *l, int64_t id, void *arg)
 static void finish(struct conn *c)
 {
     end_session(c);
-    if (!c->input_open || shutdown(c->fd, SHUT_WR) < 0) {
+    if (!c->input_open || SK_SYS(shutdown)(c->fd, SHUT_WR) < 0) {
         conn_free(c);
         return;
     }
@@ -209,7 +212,7 @@ static void finish(struct conn *c)
 static void linger_read(struct conn *c)
 {
     for (int i = 0; i < READS_PER_WAKE; i++) {
-        ssize_t n = recv(c->fd, c->w->rbuf, sizeof c->w->rbuf, MSG_DONTWAIT);
+        ssize_t n = SK_SYS(recv)(c->fd, c->w->rbuf, sizeof c->w->rbuf, MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
         if (n <= 0 || (c->drained += (size_t)n) >= LINGER_BYTES) {
@@ -217,6 +220,13 @@ static void linger_read(struct conn *c)
             return;
         }
     }
+}
+
+/* "op: error" for the "Closed" line, kept in c: a send or recv failed with code. */
+static const char *io_failure(struct conn *c, const char *op, int code)
+{
+    snprintf(c->why, sizeof c->why, "%s: %s", op, sk_strerror(code));
+    return c->why;
 }
 
 /* The handler or the framing failed with code: log why, and end the connection. Returns
@@ -227,6 +237,7 @@ static int conn_error(struct conn *c, int code)
     char as[SK_ADDRSTRLEN];
     const char *why = sk_session_error(c->s);
     if (*why) { /* a bad frame: answered frames still go out, then FIN */
+        end_session(c); /* out at once (a chat member leaves the room), then the log line */
         sk__server_log(s, "Closing %s: %s", sk_addr_str(&c->peer, as), why);
         c->reason = why;
         c->ending = 1;
@@ -238,7 +249,7 @@ static int conn_error(struct conn *c, int code)
                        sk_addr_str(&c->peer, as), c->out.max);
         c->reason = "output over the maximum (--max-output)";
     } else {
-        c->reason = "send failed";
+        c->reason = io_failure(c, "send", code);
     }
     conn_free(c);
     return 1;
@@ -334,6 +345,7 @@ static void conn_io(sk_loop_t *l, int fd, void *arg, int ready)
     int r = 0;
     if (ready & SK_WRITABLE) {
         if ((r = flush(c)) < 0) {
+            c->reason = io_failure(c, "send", r);
             conn_free(c);
             return;
         }
@@ -348,13 +360,14 @@ static void conn_io(sk_loop_t *l, int fd, void *arg, int ready)
     }
     for (int i = 0; (ready & SK_READABLE) && c->input_open && !c->ending && i < READS_PER_WAKE;
          i++) {
-        ssize_t n = recv(c->fd, c->w->rbuf, sizeof c->w->rbuf, MSG_DONTWAIT);
+        ssize_t n = SK_SYS(recv)(c->fd, c->w->rbuf, sizeof c->w->rbuf, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
             break;
         if (n < 0) { /* reset: nothing more to say */
-            c->reason = "connection reset by peer";
+            c->reason = errno == ECONNRESET ? "connection reset by peer"
+                                            : io_failure(c, "recv", -errno);
             conn_free(c);
             return;
         }
@@ -481,7 +494,7 @@ static void listener_io(sk_loop_t *l, int fd, void *arg, int ready)
         sk_addr_t peer;
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
-        int fd2 = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd2 = SK_SYS(accept4)(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd2 < 0) {
             if (errno == EAGAIN || errno == EINTR || errno == EINVAL) /* EINVAL: shut down */
                 return;

@@ -26,6 +26,7 @@
 #include "internal.h"
 #include "sockit/error.h"
 #include "sockit/sock.h"
+#include "sys.h"
 
 /* Retries of the whole bind sequence when port 0 must be shared by several addresses. */
 #define SHARED_PORT_TRIES 8
@@ -42,7 +43,7 @@ int sk__wait_fd(int fd, short events, int64_t deadline_ns)
             ms = lms > INT_MAX ? INT_MAX : (int)lms;
         }
         struct pollfd p = {.fd = fd, .events = events};
-        int r = poll(&p, 1, ms);
+        int r = SK_SYS(poll)(&p, 1, ms);
         if (r > 0)
             return 0;
         if (r < 0 && errno != EINTR)
@@ -137,7 +138,7 @@ int sk__unread(int fd)
 
 int sk_socket(int family, int type, int protocol)
 {
-    int fd = socket(family, type | SOCK_CLOEXEC, protocol);
+    int fd = SK_SYS(socket)(family, type | SOCK_CLOEXEC, protocol);
     return fd < 0 ? -errno : fd;
 }
 
@@ -148,7 +149,7 @@ int sk_socketpair(int type, int fds[2])
 
 int sk_close(int fd)
 {
-    if (close(fd) < 0 && errno != EINTR)
+    if (SK_SYS(close)(fd) < 0 && errno != EINTR)
         return -errno;
     return 0;
 }
@@ -181,7 +182,7 @@ int sk_accept(int fd, sk_addr_t *peer)
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
-        int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+        int c = SK_SYS(accept4)(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
         if (c >= 0) {
             int r = clear_inherited_timeout(c);
             if (r < 0) {
@@ -211,7 +212,7 @@ static int connect_unix(int fd, const sk_addr_t *addr)
     struct timeval orig = {0, 0};
     int shortened = 0, r;
     for (;;) {
-        if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) == 0) {
+        if (SK_SYS(connect)(fd, (const struct sockaddr *)&addr->ss, addr->len) == 0) {
             r = 0;
             break;
         }
@@ -249,7 +250,9 @@ int sk_connect(int fd, const sk_addr_t *addr)
     if (fl < 0)
         return -errno;
     if (fl & O_NONBLOCK)
-        return connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ? -errno : 0;
+        return SK_SYS(connect)(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0
+                   ? -errno
+                   : 0;
     if (sk_addr_family(addr) == AF_UNIX)
         return connect_unix(fd, addr);
 
@@ -262,7 +265,7 @@ int sk_connect(int fd, const sk_addr_t *addr)
         return r;
     if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return -errno;
-    r = connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ? -errno : 0;
+    r = SK_SYS(connect)(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ? -errno : 0;
     if (r == -EINPROGRESS || r == -EINTR) {
         r = sk__wait_fd(fd, POLLOUT, o.deadline);
         if (r == 0) {
@@ -284,7 +287,7 @@ ssize_t sk_send(int fd, const void *buf, size_t len)
     struct op o;
     op_begin(&o, fd, POLLOUT);
     for (;;) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | op_flags(&o));
+        ssize_t n = SK_SYS(send)(fd, buf, len, MSG_NOSIGNAL | op_flags(&o));
         if (n >= 0)
             return n;
         int r = op_retry(&o, errno);
@@ -305,8 +308,8 @@ static ssize_t io_all(int fd, const char *out, char *in, size_t len, size_t *don
     size_t done = 0;
     ssize_t ret = (ssize_t)len;
     while (done < len) {
-        ssize_t n = out ? send(fd, out + done, len - done, MSG_NOSIGNAL | op_flags(&o))
-                        : recv(fd, in + done, len - done, op_flags(&o));
+        ssize_t n = out ? SK_SYS(send)(fd, out + done, len - done, MSG_NOSIGNAL | op_flags(&o))
+                        : SK_SYS(recv)(fd, in + done, len - done, op_flags(&o));
         if (n > 0) {
             done += (size_t)n;
             /* A short transfer means a signal, a timeout or a non-blocking socket: find
@@ -337,7 +340,7 @@ ssize_t sk_recv(int fd, void *buf, size_t len)
     struct op o;
     op_begin(&o, fd, POLLIN);
     for (;;) {
-        ssize_t n = recv(fd, buf, len, op_flags(&o));
+        ssize_t n = SK_SYS(recv)(fd, buf, len, op_flags(&o));
         if (n >= 0)
             return n;
         int r = op_retry(&o, errno);
@@ -358,7 +361,7 @@ ssize_t sk_sendto(int fd, const void *buf, size_t len, const sk_addr_t *to)
     const struct sockaddr *sa = to ? (const struct sockaddr *)&to->ss : NULL;
     socklen_t salen = to ? to->len : 0;
     for (;;) {
-        ssize_t n = sendto(fd, buf, len, MSG_NOSIGNAL | op_flags(&o), sa, salen);
+        ssize_t n = SK_SYS(sendto)(fd, buf, len, MSG_NOSIGNAL | op_flags(&o), sa, salen);
         if (n >= 0)
             return n;
         int r = op_retry(&o, errno);
@@ -374,8 +377,8 @@ ssize_t sk_recvfrom(int fd, void *buf, size_t cap, sk_addr_t *from)
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
-        ssize_t n = recvfrom(fd, buf, cap, MSG_TRUNC | op_flags(&o), (struct sockaddr *)&ss,
-                             &len);
+        ssize_t n = SK_SYS(recvfrom)(fd, buf, cap, MSG_TRUNC | op_flags(&o),
+                                     (struct sockaddr *)&ss, &len);
         if (n >= 0) {
             if (from && sk_addr_set(from, (struct sockaddr *)&ss, len) < 0)
                 memset(from, 0, sizeof *from);
@@ -389,7 +392,7 @@ ssize_t sk_recvfrom(int fd, void *buf, size_t cap, sk_addr_t *from)
 
 int sk_shutdown(int fd, int how)
 {
-    return shutdown(fd, how) < 0 ? -errno : 0;
+    return SK_SYS(shutdown)(fd, how) < 0 ? -errno : 0;
 }
 
 int sk_settimeout(int fd, double seconds)
@@ -484,9 +487,11 @@ static int connect_each(const sk_addr_t *addrs, size_t n, int socktype, double t
         }
         r = sk_settimeout(fd, timeout);
         if (r == 0 && family == AF_UNIX && socktype == SOCK_DGRAM) {
-            /* Autobind an abstract name: an unnamed socket can receive no replies. */
-            sa_family_t af = AF_UNIX;
-            r = bind(fd, (const struct sockaddr *)&af, sizeof af) < 0 ? -errno : 0;
+            /* Autobind an abstract name: an unnamed socket can receive no replies. The
+             * address is sun_family alone; the zeroed path is for valgrind, whose bind
+             * check reads sun_path whatever the length. */
+            struct sockaddr_un un = {.sun_family = AF_UNIX};
+            r = bind(fd, (const struct sockaddr *)&un, sizeof(sa_family_t)) < 0 ? -errno : 0;
         }
         if (r == 0)
             r = sk_connect(fd, &addrs[i]);
@@ -517,7 +522,7 @@ int sk_connect_addrs(const sk_addr_t *addrs, size_t n, double timeout, sk_addr_t
     while ((fd = sk_connector_step(c, peer, err)) == 0) {
         struct pollfd p[SK_ADDRLIST_MAX];
         size_t k = sk_connector_pollfds(c, p, SK_ADDRLIST_MAX);
-        if (poll(p, k, sk_connector_timeout_ms(c)) < 0 && errno != EINTR) {
+        if (SK_SYS(poll)(p, k, sk_connector_timeout_ms(c)) < 0 && errno != EINTR) {
             fd = -errno;
             sk__set_err(err, "poll: %s", sk_strerror(fd));
             break;
@@ -580,7 +585,7 @@ static int remove_stale_unix(const sk_addr_t *a, int socktype)
     int probe = sk_socket(AF_UNIX, socktype, 0);
     if (probe < 0)
         return 0;
-    int r = connect(probe, (const struct sockaddr *)&a->ss, a->len) < 0 ? errno : 0;
+    int r = SK_SYS(connect)(probe, (const struct sockaddr *)&a->ss, a->len) < 0 ? errno : 0;
     sk_close(probe);
     return r == ECONNREFUSED && unlink(un->sun_path) == 0;
 }

@@ -124,6 +124,8 @@ void sk_addrlist_free(sk_addrlist_t *list);
 /*
  * Format an address as text: "127.0.0.1:5000", "[::1]:5000", "[fe80::1%eth0]:22",
  * "unix:/path", "unix:@name", "unix:" for an unnamed Unix socket, "-" for no address.
+ * An IPv6 scope is an interface name only for link-local addresses, else a number, so
+ * that the text parses and resolves back to the same address.
  * Returns the length (truncated to len - 1; SK_ADDRSTRLEN always fits).
  */
 int sk_addr_format(const sk_addr_t *a, char *buf, size_t len);

@@ -138,8 +138,10 @@ typedef struct sk_server_stats {
 } sk_server_stats_t;
 
 /* Read the totals (thread-safe; the counters are updated as connections end, so a long
- * connection's bytes count once it closes). Under the fork model, children's bytes are not
- * counted. */
+ * connection's bytes count once it closes). Under the fork model the children count their
+ * bytes and errors in memory shared with the server; a child that dies of a signal or
+ * exits non-zero counts as an error (and is logged: "session process PID killed by
+ * SIGSEGV"). */
 void sk_server_stats(const sk_server_t *srv, sk_server_stats_t *out);
 
 /* Ask run() to log the totals as one line ("Stats: ..."). Async-signal-safe (SIGUSR1). */

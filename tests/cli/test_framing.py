@@ -1,12 +1,14 @@
 """sockit serve echo/discard --frame F and sockit connect --frame F, as a black box.
 
-Server side under every model: frames echoed one by one, re-encoded the same way, whatever
-the split of the stream; nothing echoed before a frame is complete; the maximum enforced
-exactly (max passes, max+1 closes the connection, logged), huge length prefixes refused
-at once without waiting for (or allocating) the payload; streams cut inside a frame;
-and a protocol error closing only that client's connection. Client side against a Python
+Server side under every model, over TCP and over Unix stream sockets: frames echoed one
+by one, re-encoded the same way, whatever the split of the stream; nothing echoed before
+a frame is complete; the maximum enforced exactly (max passes, max+1 closes the
+connection, logged), huge length prefixes refused at once without waiting for (or
+allocating) the payload; streams cut inside a frame; garbage and NUL bytes on every
+framing, checked against a reference decoder; a reset in the middle of a frame; and a
+protocol error closing only that client's connection. Client side against a Python
 server that records the bytes, and against sockit serve itself. Usage errors."""
-import re
+import random
 import socket
 import struct
 import subprocess
@@ -14,7 +16,8 @@ import threading
 import time
 
 import sktest
-from sktest import Case, SOCKIT, connect, each_model, random_bytes, recv_exact, run, serve
+from sktest import Case, SOCKIT, TransportMixin, each_model, random_bytes, recv_exact, run
+from sktest import reset_close, serve
 
 SHORT = 0.25  # bounded wait when asserting that nothing arrives
 MAX = 1000
@@ -53,11 +56,12 @@ def sample_payloads(framing):
     return [b"abc", b"", b"\x00\xff\r\n\x00" * 3]
 
 
-def fserve(service, framing, model=None, max_frame=MAX, *extra):
+def fserve(service, framing, model=None, max_frame=MAX, *extra, transport="tcp"):
     args = ["--frame", framing]
     if max_frame is not None:
         args += ["--max-frame", str(max_frame)]
-    return serve(service, *(args + list(extra)), model=model)
+    return serve(service, *(args + list(extra)), model=model,
+                 addr=sktest.listen_addr(transport))
 
 
 def recv_closed(case, sock, timeout=5.0):
@@ -90,13 +94,16 @@ def assert_nothing(case, sock, wait=SHORT):
 
 
 def client(srv):
-    s = connect(srv.port)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    """A client of srv over its transport (TCP without Nagle, or a named Unix socket)."""
+    s = sktest.connect_addr(srv.addrs[0])
+    if s.family != socket.AF_UNIX:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
 
 def peer_re(sock):
-    return re.escape("127.0.0.1:%d" % sock.getsockname()[1])
+    """How serve -v names this client in its log."""
+    return sktest.peer_pattern(sock)
 
 
 def rss_kb(pid):
@@ -110,16 +117,159 @@ def rss_kb(pid):
     return None
 
 
+GARBAGE_FRAMINGS = ("line", "crlf", "fixed:7", "len16", "len32", "eof", "raw")
+_garbage = []
+
+
+def garbage_streams():
+    """(name, bytes) of the garbage sent on every framing: NUL-heavy noise (70% NUL), NUL
+    runs with small bytes (length prefixes read from them are mostly under the maximum,
+    so len16/len32 echo several garbage frames before one is too big), uniform noise,
+    and text with stray CR, LF and NUL runs."""
+    if not _garbage:
+        def nul_heavy(n, seed):
+            rng = random.Random(seed)
+            return bytes(0 if rng.random() < 0.7 else rng.randrange(256) for _ in range(n))
+
+        def nul_runs(n, seed):
+            rng = random.Random(seed)
+            return bytes(0 if r < 0.97 else rng.randrange(1, 4) if r < 0.995 else rng.randrange(256)
+                         for r in (rng.random() for _ in range(n)))
+        text = (b"\x00" * 100 + b"GET / HTTP/1.0\r\n\r\n\x00\r\x00\n" + b"A" * 300 + b"\r\r\n"
+                + b"\n\x00\xff\xfe\r\n" + b"\x00" * 7 + b"x" * 1200 + b"\n")
+        _garbage.extend([("nul-heavy 602", nul_heavy(602, 61)),
+                         ("nul-heavy 5000", nul_heavy(5000, 62)),
+                         ("nul-runs 8000", nul_runs(8000, 64)),
+                         ("nul-runs 8000'", nul_runs(8000, 65)),
+                         ("noise 20000", random_bytes(20000, seed=63)),
+                         ("text", text * 3)])
+    return _garbage
+
+
+def reference_echo(framing, mx, data):
+    """What sockit serve echo --frame FRAMING --max-frame MX sends back for `data`
+    followed by EOF, per sockit/frame.h: (the echoed bytes, the logged error or None).
+    Each frame decoded is echoed re-encoded; the first protocol error ends the stream."""
+    out, p, n, eof = [], 0, len(data), False
+    hdr = {"len16": 2, "len32": 4}.get(framing)
+    while True:
+        left = n - p
+        frame = None  # (payload end, next p)
+        err = None
+        if framing == "raw":
+            if left:
+                frame = (p + min(left, mx), p + min(left, mx))
+        elif framing == "line":
+            i = data.find(b"\n", p, p + mx + 1)
+            if i >= 0:
+                frame = (i, i + 1)
+            elif left > mx:
+                err = "too big"
+            elif eof and left:
+                frame = (n, n)
+        elif framing == "crlf":
+            i = data.find(b"\r\n", p, p + mx + 2)
+            if i >= 0:
+                frame = (i, i + 2)
+            elif left > mx and (eof or left > mx + 1 or data[p + mx] != 13):
+                err = "too big"
+            elif eof and left:
+                frame = (n, n)
+        elif framing.startswith("fixed:"):
+            size = int(framing[6:])
+            if left >= size:
+                frame = (p + size, p + size)
+            elif eof and left:
+                err = "cut"
+        elif hdr:
+            if left < hdr:
+                err = "cut" if eof and left else None
+            else:
+                ln = int.from_bytes(data[p:p + hdr], "big")
+                if ln > mx:
+                    err = "too big"
+                elif left < hdr + ln:
+                    err = "cut" if eof else None
+                else:
+                    out.append(data[p:p + hdr + ln])
+                    p += hdr + ln
+                    continue
+        elif framing == "eof":
+            if left > mx:
+                err = "too big"
+            elif eof:
+                out.append(data[p:])
+                return b"".join(out), None
+        if err:
+            return b"".join(out), ("frame over the %d-byte maximum" % mx if err == "too big"
+                                   else "stream ended inside a frame")
+        if frame:
+            out.append(enc(framing, data[p:frame[0]]) if framing in ("line", "crlf")
+                       else data[p:frame[0]])
+            p = frame[1]
+            continue
+        if eof:
+            return b"".join(out), None
+        eof = True
+
+
+def send_shut_and_read(case, sock, data, timeout=10.0):
+    """Send data and shut the write side down from a helper thread (the server may close
+    first: a send error is then expected), while reading here until EOF or a reset."""
+    def sender():
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=sender, daemon=True)
+    t.start()
+    try:
+        return recv_closed(case, sock, timeout)
+    finally:
+        t.join(timeout)
+
+
+def send_pieces_and_read(case, sock, pieces, n):
+    """Send pieces one write each (with a short pause now and then, so that they arrive
+    as separate reads) from a helper thread while reading n bytes here."""
+    err = []
+
+    def sender():
+        try:
+            for i, piece in enumerate(pieces):
+                sock.sendall(piece)
+                if i % 5 == 0:
+                    time.sleep(0.005)
+        except OSError as e:
+            err.append(e)
+
+    t = threading.Thread(target=sender, daemon=True)
+    t.start()
+    try:
+        got = recv_exact(sock, n)
+    finally:
+        t.join(sktest.DEFAULT_TIMEOUT)
+    case.assertEqual(err, [], "sender error")
+    return got
+
 @each_model
-class FramedEcho(Case):
+class FramedEcho(TransportMixin, Case):
+    """Over TCP (127.0.0.1:0); FramedEchoUnix runs every case again over unix:PATH."""
+
+    def fserve(self, *args, **kw):
+        return fserve(*args, transport=self.transport, **kw)
+
     def stopped_cleanly(self, srv):
         self.assertIsNone(srv.proc.poll(), "server exited early; log: %r" % srv.log_lines)
         self.assertEqual(srv.stop(), 0, "exit status after SIGTERM; log: %r" % srv.log_lines)
+        self.assertEqual(sktest.sanitizer_reports(srv.log_lines), [])
 
     def each_three_frames_one_write(self, model):
         """3 frames in one write come back as 3 frames, re-encoded the same way"""
         for f in FRAMINGS:
-            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+            with self.subTest(framing=f), self.fserve("echo", f, model) as srv:
                 wire = b"".join(enc(f, p) for p in sample_payloads(f))
                 with client(srv) as s:
                     s.sendall(wire)
@@ -135,7 +285,7 @@ class FramedEcho(Case):
         """1 frame sent one byte at a time comes back once, complete, and nothing is
         echoed before its last byte"""
         for f in FRAMINGS:
-            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+            with self.subTest(framing=f), self.fserve("echo", f, model) as srv:
                 payload = b"0123456" if f.startswith("fixed") else b"pay\x00load\r"
                 wire = enc(f, payload)
                 with client(srv) as s:
@@ -152,7 +302,7 @@ class FramedEcho(Case):
         """a length header split across writes, the next frame's header glued to the end
         of a payload: every split yields the same frames"""
         for f in ("len16", "len32"):
-            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+            with self.subTest(framing=f), self.fserve("echo", f, model) as srv:
                 frames = [b"first", b"", b"x" * 300, b"last"]
                 wire = b"".join(enc(f, p) for p in frames)
                 with client(srv) as s:
@@ -172,7 +322,7 @@ class FramedEcho(Case):
         """--max-frame 1000: payloads of 0 and 1000 bytes pass; 1001 closes the connection
         and -v logs 'Closing ADDR: frame over the 1000-byte maximum'"""
         for f in ("line", "crlf", "len16", "len32", "eof"):
-            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+            with self.subTest(framing=f), self.fserve("echo", f, model) as srv:
                 ok = [b"", b"m" * MAX] if f != "eof" else [b"m" * MAX]
                 for p in ok:
                     with client(srv) as s:
@@ -196,7 +346,7 @@ class FramedEcho(Case):
         a valid max-size frame, not over the maximum; line: 1000 bytes, then the LF"""
         for f, first, rest in (("crlf", b"c" * MAX + b"\r", b"\n"),
                                ("line", b"l" * MAX, b"\n")):
-            with self.subTest(framing=f), fserve("echo", f, model) as srv, client(srv) as s:
+            with self.subTest(framing=f), self.fserve("echo", f, model) as srv, client(srv) as s:
                 s.sendall(first)
                 assert_nothing(self, s)
                 s.sendall(rest)
@@ -209,7 +359,7 @@ class FramedEcho(Case):
         seen, without waiting for the payload"""
         for f, hdr in (("len16", struct.pack(">H", MAX + 1)), ("len32", struct.pack(">I", MAX + 1)),
                        ("len16", b"\xff\xff")):
-            with self.subTest(framing=f, header=hdr), fserve("echo", f, model) as srv:
+            with self.subTest(framing=f, header=hdr), self.fserve("echo", f, model) as srv:
                 with client(srv) as s:
                     s.sendall(hdr)  # and no payload
                     self.assertEqual(recv_closed(self, s, timeout=5), b"")
@@ -219,7 +369,7 @@ class FramedEcho(Case):
     def each_len32_ffffffff(self, model):
         """len32 header 0xFFFFFFFF (default 1 MiB maximum): closed at once and logged; the
         server neither waits for 4 GiB nor grows its memory; it goes on serving"""
-        with fserve("echo", "len32", model, None) as srv:
+        with self.fserve("echo", "len32", model, None) as srv:
             before = rss_kb(srv.proc.pid)
             with client(srv) as s:
                 s.sendall(b"\xff\xff\xff\xff" + b"z" * 100)
@@ -241,7 +391,7 @@ class FramedEcho(Case):
                  ("fixed:7", b"1234567abc", b"1234567"),
                  ("len16", enc("len16", b"ok") + b"\x00\x05ab", enc("len16", b"ok"))]
         for f, sent, want in cases:
-            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+            with self.subTest(framing=f), self.fserve("echo", f, model) as srv:
                 with client(srv) as s:
                     s.sendall(sent)
                     s.shutdown(socket.SHUT_WR)
@@ -252,7 +402,7 @@ class FramedEcho(Case):
     def each_garbage_payloads(self, model):
         """random binary payloads (NULs, 0xFF, CR, LF) echo exactly in len16/len32/fixed"""
         for f in ("len16", "len32", "fixed:512"):
-            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+            with self.subTest(framing=f), self.fserve("echo", f, model) as srv:
                 frames = [random_bytes(512, seed=i) for i in range(20)]
                 wire = b"".join(enc(f, p) for p in frames)
                 with client(srv) as s:
@@ -262,10 +412,10 @@ class FramedEcho(Case):
 
     def each_line_all_bytes_but_newline(self, model):
         """line: every byte value but LF is payload; crlf: lone CR and LF are payload"""
-        with fserve("echo", "line", model) as srv, client(srv) as s:
+        with self.fserve("echo", "line", model) as srv, client(srv) as s:
             p = bytes(b for b in range(256) if b != 10)
             self.assertSameBytes(sktest.exchange(s, p + b"\n" + p + b"\n"), p + b"\n" + p + b"\n")
-        with fserve("echo", "crlf", model) as srv, client(srv) as s:
+        with self.fserve("echo", "crlf", model) as srv, client(srv) as s:
             wire = b"\r\r\n" + b"\n\n\r\n" + b"\n\r\r\n" + b"\r\n"
             self.assertSameBytes(sktest.exchange(s, wire), wire)
 
@@ -274,13 +424,13 @@ class FramedEcho(Case):
         '\\r\\n'"""
         for f, sent, want in (("line", b"a\nlast", b"a\nlast\n"),
                               ("crlf", b"a\r\nlast\r", b"a\r\nlast\r\r\n")):
-            with self.subTest(framing=f), fserve("echo", f, model) as srv, client(srv) as s:
+            with self.subTest(framing=f), self.fserve("echo", f, model) as srv, client(srv) as s:
                 self.assertSameBytes(sktest.exchange(s, sent), want, f)
 
     def each_eof_framing(self, model):
         """eof: the message is echoed only after the client's shutdown(SHUT_WR), whole,
         then the server closes; an empty message gives nothing and a close"""
-        with fserve("echo", "eof", model) as srv:
+        with self.fserve("echo", "eof", model) as srv:
             with client(srv) as s:
                 parts = [b"part one\n", b"\x00\xff", b"part three"]
                 for p in parts:
@@ -296,7 +446,7 @@ class FramedEcho(Case):
     def each_fixed_stream(self, model):
         """fixed:N: 3N bytes in one write give 3 echoes of N; 3N+2 then EOF gives the 3
         and a close"""
-        with fserve("echo", "fixed:5", model) as srv:
+        with self.fserve("echo", "fixed:5", model) as srv:
             with client(srv) as s:
                 s.sendall(b"aaaaabbbbbccccc")
                 self.assertEqual(recv_exact(s, 15), b"aaaaabbbbbccccc")
@@ -310,7 +460,7 @@ class FramedEcho(Case):
         """a protocol error closes that connection only: a well-behaved client of the
         same server keeps getting exactly its own frames"""
         f = "len32"
-        with fserve("echo", f, model) as srv:
+        with self.fserve("echo", f, model) as srv:
             def hostile(payload, shut=False):
                 with client(srv) as h:
                     h.sendall(payload)
@@ -347,7 +497,7 @@ class FramedEcho(Case):
         """2000 pipelined frames in one write (and a max-size frame fed in 7-byte pieces)
         come back exactly"""
         for f in ("len16", "line", "crlf"):
-            with self.subTest(framing=f), fserve("echo", f, model) as srv:
+            with self.subTest(framing=f), self.fserve("echo", f, model) as srv:
                 frames = [b"%d" % i for i in range(2000)]
                 wire = b"".join(enc(f, p) for p in frames)
                 with client(srv) as s:
@@ -364,7 +514,7 @@ class FramedEcho(Case):
     def each_stop_with_partial_frame(self, model):
         """SIGTERM while a client holds half a frame: the connection is active, so it gets
         the drain period (--drain-timeout 1), then the server exits 0"""
-        with fserve("echo", "len32", model, MAX, "--drain-timeout", "1") as srv:
+        with self.fserve("echo", "len32", model, MAX, "--drain-timeout", "1") as srv:
             with client(srv) as s:
                 s.sendall(struct.pack(">I", 500) + b"half")
                 srv.wait_log(r"Connection received on %s" % peer_re(s))
@@ -377,7 +527,7 @@ class FramedEcho(Case):
     def each_discard_len32(self, model):
         """discard --frame len32: valid frames get nothing back; an oversize frame closes
         the connection (logged)"""
-        with fserve("discard", "len32", model) as srv:
+        with self.fserve("discard", "len32", model) as srv:
             with client(srv) as s:
                 s.sendall(enc("len32", b"x" * 100) * 5 + enc("len32", b""))
                 s.shutdown(socket.SHUT_WR)
@@ -388,6 +538,91 @@ class FramedEcho(Case):
                 self.assertEqual(recv_closed(self, s), b"")
                 srv.wait_log(r"Closing %s: frame over the 1000-byte maximum" % peer_re(s))
             self.stopped_cleanly(srv)
+
+
+    def each_garbage_every_framing(self, model):
+        """garbage with NUL bytes (NUL-heavy noise, uniform noise, text with stray CR, LF
+        and NUL runs) on every framing: the echo is exactly what a reference decoder makes
+        of the stream (frames until the first protocol error, each re-encoded), the
+        connection then closes, and an error is logged as 'Closing ADDR: REASON'; a fresh
+        client is then served"""
+        for f in GARBAGE_FRAMINGS:
+            with self.subTest(framing=f), self.fserve("echo", f, model) as srv:
+                outcomes = []
+                for name, stream in garbage_streams():
+                    with self.subTest(stream=name), client(srv) as s:
+                        want, error = reference_echo(f, MAX, stream)
+                        got = send_shut_and_read(self, s, stream)
+                        self.assertSameBytes(got, want, "%s echo of %s" % (f, name))
+                        if error:
+                            srv.wait_log(r"Closing %s: %s" % (peer_re(s), error))
+                        outcomes.append(error or "clean")
+                with client(srv) as s:
+                    p = sample_payloads(f)[0] if f not in ("eof", "raw") else b"after"
+                    s.sendall(enc(f, p))
+                    if f == "eof":
+                        s.shutdown(socket.SHUT_WR)
+                    self.assertSameBytes(recv_exact(s, len(enc(f, p))), enc(f, p), f)
+                self.stopped_cleanly(srv)
+                print("  %s: %s" % (f, ", ".join(outcomes)))
+
+    def each_reset_mid_frame(self, model):
+        """len32: clients that send a whole frame (whose echo they leave unread), then half
+        of the next (a 500-byte header, 200 bytes), then reset (SO_LINGER {1,0}; over
+        Unix the unread echo makes the close a reset): each drop is logged with the bytes
+        it got, the server goes on, and a good client with a frame in flight all along
+        gets every one of its frames back exactly"""
+        f = "len32"
+        rng = random.Random(6)
+        frames = [random_bytes(rng.randint(0, MAX), seed=600 + i) for i in range(40)]
+        wire = b"".join(enc(f, p) for p in frames)
+        with self.fserve("echo", f, model) as srv:
+            good = None if model == "iterative" else client(srv)
+            try:
+                if good:  # one frame echoed, the next one in flight during the resets
+                    good.sendall(wire[:len(enc(f, frames[0])) + 3])
+                    self.assertSameBytes(recv_exact(good, len(enc(f, frames[0]))),
+                                         enc(f, frames[0]), "first good frame")
+                for i in range(10):
+                    h = client(srv)
+                    try:
+                        whole = enc(f, b"whole %d" % i)
+                        h.sendall(whole)
+                        # wait until the echo sits unread in h's receive queue
+                        self.assertEqual(h.recv(len(whole), socket.MSG_PEEK | socket.MSG_WAITALL),
+                                         whole)
+                        h.sendall(struct.pack(">I", 500) + b"\x00h" * 100)
+                        if model == "iterative" and i == 9:  # waits while h is served
+                            good = client(srv)
+                            good.sendall(wire[:len(enc(f, frames[0])) + 3])
+                        peer = peer_re(h)
+                    finally:
+                        reset_close(h)
+                    m = srv.wait_log(r"Closed %s: (\d+) bytes in, (\d+) bytes out, \S+ s: "
+                                     r"connection reset by peer" % peer)
+                    self.assertEqual((int(m.group(1)), int(m.group(2))),
+                                     (len(whole) + 204, len(whole)), m.group(0))
+                    self.assertIsNone(srv.proc.poll(), "server died; log: %r" % srv.log_lines)
+                if model == "iterative":  # served only now
+                    self.assertSameBytes(recv_exact(good, len(enc(f, frames[0]))),
+                                         enc(f, frames[0]), "first good frame")
+                # the rest of the good stream, in random pieces, read back concurrently
+                sent = len(enc(f, frames[0])) + 3
+                rest = wire[sent:]
+                cuts = sorted(rng.sample(range(1, len(rest)), 30)) + [len(rest)]
+                pieces = [rest[a:b] for a, b in zip([0] + cuts, cuts)]
+                got = send_pieces_and_read(self, good, pieces, len(wire) - len(enc(f, frames[0])))
+                self.assertSameBytes(got, wire[len(enc(f, frames[0])):], "the good client's frames")
+            finally:
+                if good:
+                    good.close()
+            self.stopped_cleanly(srv)
+
+class FramedEchoUnix(FramedEcho):
+    """Every framed-echo case again over a Unix stream socket (-l unix:PATH), with
+    clients bound to abstract names so that the log names each of them."""
+
+    transport = "unix"
 
 
 class FramingOptions(Case):

@@ -335,8 +335,8 @@ class UdpReplySource(NetCase):
     pick for a reply to A is 10.199.0.2 / fd00:199::2. A connected client, such as
     `sockit connect --udp`, drops a reply from any other address.
 
-    Expected to fail until serve answers through IP_PKTINFO / IPV6_PKTINFO: remove the
-    expectedFailure decorators then (an unexpected success fails the run)."""
+    serve asks for each datagram's arrival address (IP_PKTINFO / IPV6_RECVPKTINFO) and
+    replies from it."""
 
     def reply_source(self, host):
         with serve_in(NS_B, "echo", "--udp") as srv:
@@ -350,12 +350,10 @@ class UdpReplySource(NetCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(r.stdout, b"hello\n")
 
-    @unittest.expectedFailure
     def test_ipv4_secondary_address(self):
         """a datagram to 10.199.0.4 is answered from 10.199.0.4"""
         self.reply_source(HE4[0])
 
-    @unittest.expectedFailure
     def test_ipv6_secondary_address(self):
         """a datagram to fd00:199::4 is answered from fd00:199::4"""
         need_ipv6(self)

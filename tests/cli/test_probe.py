@@ -240,6 +240,7 @@ class Concurrency(Case):
                                                for p in range(base, base + 20)])
             self.assertLess(took, 5.0, "took %.2f s: ports probed one by one?" % took)
 
+    @sktest.skip_under_valgrind("it times rounds of 0.5 s against the wall clock")
     def test_concurrency_limit_respected(self):
         """-c 4 over 8 silent ports with -w 0.5 takes two rounds (about 1 s), -c 8 one."""
         require_hang(self)

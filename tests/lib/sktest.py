@@ -23,7 +23,20 @@ SOCKIT = os.environ.get("SOCKIT") or os.path.join(
 EXAMPLES = os.environ.get("SOCKIT_EXAMPLES") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "examples")
 MODELS = ("loop", "iterative", "thread", "fork")
-DEFAULT_TIMEOUT = 10.0
+# make valgrind sets SOCKIT_VALGRIND to how much longer deadlines may be (SOCKIT and
+# SOCKIT_EXAMPLES are then wrappers that run the programs under memcheck).
+VALGRIND_SCALE = float(os.environ.get("SOCKIT_VALGRIND") or 0)
+DEFAULT_TIMEOUT = 10.0 * (VALGRIND_SCALE or 1)
+
+
+def under_valgrind():
+    """True under make valgrind: everything sockit does is 20-50 times slower."""
+    return VALGRIND_SCALE > 0
+
+
+def skip_under_valgrind(why):
+    """Decorator: skip a test (or class) visibly under make valgrind, saying why."""
+    return unittest.skipIf(under_valgrind(), "under valgrind: " + why)
 
 _LISTEN_RE = re.compile(r"Listening on (\S+)")
 # The default of Server.stop: inside the class body the name `signal` is the method.
@@ -125,7 +138,7 @@ class Server:
     def stop(self, sig=_SIGTERM, timeout=None):
         """Send sig and wait; return the exit status (negative: killed by a signal). The
         wait outlasts serve's default 10 s drain, for a client still open at the stop;
-        a sanitizer build gets three times as long."""
+        a sanitizer build gets three times as long (DEFAULT_TIMEOUT scales with valgrind)."""
         if timeout is None:
             timeout = 2 * DEFAULT_TIMEOUT * (3 if os.environ.get("SOCKIT_SANITIZER") else 1)
         if self.proc is None or self.proc.poll() is not None:
@@ -137,6 +150,9 @@ class Server:
             self.kill()
             raise AssertionError("server did not exit within %.1fs of signal %d" % (timeout, sig))
         self.drain_log()
+        reports = sanitizer_reports(self.log_lines)
+        if reports:  # UBSan and fork children's TSan reports do not change the status
+            raise AssertionError("sanitizer reports in the server's log: %r" % reports[:5])
         return self.proc.returncode
 
     def drain_log(self):
@@ -421,3 +437,179 @@ def each_model_in(*models):
             delattr(cls, name)
         return cls
     return deco
+
+
+# ---- transports: the same case over TCP and over Unix stream sockets ----
+
+import atexit as _atexit
+import itertools as _itertools
+import shutil as _shutil
+import tempfile as _tempfile
+
+TRANSPORTS = ("tcp", "unix")
+_unix_dir = []
+_unix_seq = _itertools.count()
+
+
+def unix_path(tag="s"):
+    """A fresh Unix socket path in a private directory that is removed at exit (short
+    enough for sun_path)."""
+    if not _unix_dir:
+        _unix_dir.append(_tempfile.mkdtemp(prefix="sktest-"))
+        _atexit.register(_shutil.rmtree, _unix_dir[0], True)
+    return os.path.join(_unix_dir[0], "%s%d.sock" % (tag, next(_unix_seq)))
+
+
+def listen_addr(transport):
+    """The -l address of a server over `transport`: 127.0.0.1:0 or unix:PATH."""
+    if transport == "tcp":
+        return "127.0.0.1:0"
+    if transport == "unix":
+        return "unix:" + unix_path()
+    raise ValueError(transport)
+
+
+def connect_addr(addr, timeout=DEFAULT_TIMEOUT, named=True):
+    """A client socket connected to an address as `Listening on` prints it (HOST:PORT,
+    [V6]:PORT, unix:/PATH, unix:@NAME), with a timeout. A Unix client first binds a unique
+    abstract name (unless named=False), so that serve -v names it in its log: an unnamed
+    Unix client is logged under the listener's own address."""
+    if not addr.startswith("unix:"):
+        host, port = parse_addr(addr)
+        return socket.create_connection((host, port), timeout=timeout)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(timeout)
+        if named:
+            s.bind("\0sktest-%d-%d" % (os.getpid(), next(_unix_seq)))
+        path = addr[5:]
+        s.connect("\0" + path[1:] if path.startswith("@") else path)
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def peer_pattern(sock):
+    """A regex for how serve -v names the client `sock`: 127.0.0.1:PORT, [::1]:PORT or
+    unix:@NAME (a client of connect_addr)."""
+    name = sock.getsockname()
+    if sock.family == socket.AF_UNIX:
+        if isinstance(name, bytes):
+            name = name.decode(errors="replace")
+        return re.escape("unix:@" + name[1:] if name.startswith("\0") else "unix:" + name)
+    if sock.family == socket.AF_INET6:
+        return re.escape("[%s]:%d" % (name[0], name[1]))
+    return re.escape("%s:%d" % (name[0], name[1]))
+
+
+class TransportMixin:
+    """For a TestCase run over one transport, named by the class attribute `transport`
+    ("tcp" or "unix"): a subclass that sets transport = "unix" runs every test again over
+    a Unix stream socket."""
+
+    transport = "tcp"
+
+    def serve(self, service, *args, model=None, **kw):
+        return serve(service, *args, model=model, addr=listen_addr(self.transport), **kw)
+
+    def connect(self, srv, timeout=DEFAULT_TIMEOUT):
+        return connect_addr(srv.addrs[0], timeout)
+
+
+def each_model_transport(*models):
+    """Class decorator: `each_NAME(self, model, transport)` becomes one test per server
+    model (default: every model) and transport, `test_NAME_MODEL_TRANSPORT`."""
+    models = models or MODELS
+
+    def deco(cls):
+        for name in [n for n in vars(cls) if n.startswith("each_")]:
+            fn = getattr(cls, name)
+
+            def make(fn, model, transport):
+                def test(self):
+                    return fn(self, model, transport)
+                test.__name__ = "test_%s_%s_%s" % (fn.__name__[len("each_"):], model, transport)
+                test.__doc__ = " ".join((fn.__doc__ or "").split()) + " [%s, %s]" % (
+                    model, transport)
+                return test
+
+            for model in models:
+                for transport in TRANSPORTS:
+                    t = make(fn, model, transport)
+                    setattr(cls, t.__name__, t)
+            delattr(cls, name)
+        return cls
+    return deco
+
+
+class LogPump:
+    """Read a Server's log on a thread of its own while a test makes it log a lot (a fork
+    model child writes its log lines itself and blocks on a full pipe). Lines still land in
+    srv.log_lines; wait with pump.wait(). While the pump runs, do not call srv.wait_log()
+    or srv.stop(): leave the `with` block first.
+
+        with LogPump(srv) as pump:
+            ...
+            pump.wait(r"^Closed ", count=1000)
+    """
+
+    def __init__(self, srv):
+        self.srv = srv
+        self.cv = _threading.Condition()
+        self.done = False
+        self.t = _threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done = True
+        self.t.join(DEFAULT_TIMEOUT)
+        return False
+
+    def _run(self):
+        while not self.done:
+            line = self.srv.read_log_line(time.monotonic() + 0.1)
+            if line is None:
+                if self.srv.proc.poll() is not None:
+                    break  # EOF: the server is gone
+                continue
+            with self.cv:
+                self.cv.notify_all()
+        with self.cv:
+            self.done = True
+            self.cv.notify_all()
+
+    def count(self, pattern, start=0):
+        rx = re.compile(pattern)
+        return sum(1 for line in self.srv.log_lines[start:] if rx.search(line))
+
+    def wait(self, pattern, count=1, timeout=DEFAULT_TIMEOUT, start=0):
+        """Wait until `count` log lines from index `start` on match regex `pattern`;
+        return the matches, or raise AssertionError at the deadline."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                found = [m for m in map(rx.search, self.srv.log_lines[start:]) if m]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0 or self.done:
+                    raise AssertionError("%d of %d log lines matching %r (server %s); last "
+                                         "lines: %r" % (len(found), count, pattern,
+                                                        "alive" if self.srv.proc.poll() is None
+                                                        else "gone", self.srv.log_lines[-8:]))
+                self.cv.wait(left)
+
+
+_SANITIZER_RE = re.compile(r"runtime error:|(Address|Thread|Leak|UndefinedBehavior)Sanitizer")
+
+
+def sanitizer_reports(lines):
+    """The lines of a log that are sanitizer reports. UBSan goes on after a report and a
+    fork child's TSan exit status is never seen, so a test that checks only exit statuses
+    would miss them: check the server's log."""
+    return [line for line in lines if _SANITIZER_RE.search(line)]

@@ -219,6 +219,12 @@ void t_skip(const char *fmt, ...)
 
 /* ---- utilities ---- */
 
+int t_under_valgrind(void)
+{
+    const char *s = getenv("SOCKIT_VALGRIND");
+    return s && *s;
+}
+
 double t_now(void)
 {
     struct timespec ts;

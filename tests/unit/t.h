@@ -60,6 +60,10 @@ __attribute__((noreturn)) void t_fail_dbl(const char *file, int line, const char
                                           const char *eb, double a, double b, double eps);
 __attribute__((noreturn, format(printf, 1, 2))) void t_skip(const char *fmt, ...);
 
+/* Nonzero under make valgrind (SOCKIT_VALGRIND set): everything runs 20-50 times slower,
+ * so a test that measures time or rates scales its numbers or skips ("under valgrind: ..."). */
+int t_under_valgrind(void);
+
 /* Compare as long long: operands of any integer type, signed or not. */
 #define T_CMP_INT_(a, op, b)                                                                       \
     do {                                                                                           \

@@ -268,6 +268,24 @@ TEST(endpoint_parse_bad_brackets)
     parse_bad("[fe80::1%]:1", SK_EBADADDR, "invalid IPv6 address 'fe80::1%'");
 }
 
+/* A scope is an interface name or number: no blank, '/', ':', '%', brackets, nor more
+ * than IF_NAMESIZE - 1 bytes (fuzz/corpus/addr/found-hostport-v6-scope-with-bracket). */
+TEST(endpoint_parse_bad_scope)
+{
+    sk_endpoint_t ep;
+    char err[SK_ERRLEN];
+    parse_bad("[fe80::1%a b]:1", SK_EBADADDR, "invalid IPv6 address 'fe80::1%a b'");
+    parse_bad("[fe80::1%a/b]:1", SK_EBADADDR, "invalid IPv6 address 'fe80::1%a/b'");
+    parse_bad("[fe80::1%1%2]:1", SK_EBADADDR, "invalid IPv6 address 'fe80::1%1%2'");
+    parse_bad("[fe80::1%0123456789abcdef]:1", SK_EBADADDR,
+              "invalid IPv6 address 'fe80::1%0123456789abcdef'");
+    T_EQ_INT(sk_endpoint_from_hostport(&ep, "::%]", "2", err), SK_EBADADDR);
+    T_EQ_INT(sk_endpoint_from_hostport(&ep, "fe80::1%lo]", "22", err), SK_EBADADDR);
+    T_EQ_INT(sk_endpoint_from_hostport(&ep, "fe80::1%[lo", "22", err), SK_EBADADDR);
+    ep = parse_ok("[fe80::1%0123456789abcde]:1"); /* 15 bytes: the longest name */
+    T_EQ_STR(ep.host, "fe80::1%0123456789abcde");
+}
+
 TEST(endpoint_parse_v6_needs_brackets)
 {
     parse_bad("::1:5000", SK_EBADADDR,
@@ -472,6 +490,20 @@ TEST(addr_format_v6_scope)
     T_ASSERT(if_indextoname(idx, name) == NULL);
     a = make_v6("fe80::1", 22, idx);
     check_format(&a, "[fe80::1%4242]:22", "fe80::1%4242", 22);
+    /* Outside link-local scopes getaddrinfo() takes only a number back, so that is what
+     * is shown even when the interface has a name (fuzz/corpus/addr/
+     * seed-parse-v6-global-scope). */
+    a = make_v6("2001:db8::1", 80, lo);
+    char text[64], host[64];
+    snprintf(text, sizeof text, "[2001:db8::1%%%u]:80", lo);
+    snprintf(host, sizeof host, "2001:db8::1%%%u", lo);
+    check_format(&a, text, host, 80);
+    sk_endpoint_t ep = parse_ok(text);
+    sk_addrlist_t l;
+    char err[SK_ERRLEN];
+    T_EQ_INT(sk_resolve(&l, &ep, SOCK_STREAM, SK_RESOLVE_NUMERIC, err), 1);
+    T_ASSERT(sk_addr_equal(&l.v[0].addr, &a));
+    sk_addrlist_free(&l);
 }
 
 TEST(addr_format_unix)
