@@ -10,6 +10,10 @@
 #   make fuzz             run each libFuzzer target (frame, addr, http, options) for
 #                         FUZZ_SECONDS (60) with clang, in build-fuzz/; FUZZ_TARGETS=LIST
 #                         for some of them (fuzz/README.md)
+#   make install          build, then install into PREFIX (/usr/local): bin/sockit,
+#                         libsockit.so/.a, the headers, sockit.pc, the CMake package
+#                         (README.md "Install"); DESTDIR=DIR stages under DIR
+#   make uninstall        remove what the last make install installed (same DESTDIR)
 #   make clean
 #
 # CI=true (set by .ci/run) turns warnings into errors.
@@ -73,6 +77,19 @@ fuzz:
 		build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=build-fuzz/$$t- $$dict build-fuzz/work/$$t; \
 	done
+
+# install: the prefix is set when configuring (GNUInstallDirs picks the lib dir from it:
+# lib, or lib/x86_64-linux-gnu for /usr on Debian), so BUILD_DIR keeps the last PREFIX.
+PREFIX ?= /usr/local
+.PHONY: install uninstall
+install:
+	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+	@DESTDIR='$(DESTDIR)' cmake --install $(BUILD_DIR)
+
+uninstall:
+	@test -f $(BUILD_DIR)/install_manifest.txt || { echo "make uninstall: no $(BUILD_DIR)/install_manifest.txt (nothing installed from $(BUILD_DIR))"; exit 1; }
+	@while IFS= read -r f || [ -n "$$f" ]; do rm -fv "$(DESTDIR)$$f"; done < $(BUILD_DIR)/install_manifest.txt
 
 format:
 	clang-format -i include/*.h include/sockit/*.h src/*.c src/*.h src/services/*.c \

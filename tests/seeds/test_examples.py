@@ -1,13 +1,15 @@
 """The C examples (build/examples) against each other and against real peers:
-echo_client <-> echo_server, greet_client <-> greet_server, resolve, and http_get against
-python3 -m http.server."""
+echo_client <-> echo_server, greet_client <-> greet_server, resolve, http_get against
+python3 -m http.server, and upper_server (the how-to-add-a-service example of
+docs/architecture.md) under every server model, with its listing in the doc checked
+against the file."""
 import os
 import re
 import socket
 import tempfile
 import unittest
 
-from sktest import connect, recv_until_eof, run
+from sktest import connect, each_model, exchange, recv_exact, recv_until_eof, run
 from seedlib import (GREETING, Server, ephemeral_range, example, have_ipv6_loopback,
                      http_server, refused_port, split_http)
 import seedlib
@@ -211,6 +213,59 @@ class HttpGetExample(unittest.TestCase):
         r = run([example("http_get")])
         self.assertEqual((r.returncode, r.stdout), (2, b""))
         self.assertIn(b"usage: http_get HOST [PORT] [PATH]", r.stderr)
+
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def upper_payload():
+    """~130 KB of lines, ASCII letters and everything else (NUL, CR, bytes >= 0x80): the
+    server upper-cases a-z and nothing else, as bytes.upper() does."""
+    lines = []
+    for i in range(1000):
+        lines.append(b"line %d: Hello, World \x00\r\xc3\xa9 zZ" % i + bytes(range(128, 200))
+                     + b"abcdefghijklmnopqrstuvwxyz" * (i % 3))
+    return b"\n".join(lines) + b"\n"
+
+
+@each_model
+class UpperServerExample(unittest.TestCase):
+    def server(self, model):
+        return Server([example("upper_server"), "127.0.0.1:0", model])
+
+    def each_upper_cased_byte_exact(self, model):
+        payload = upper_payload()
+        with self.server(model) as srv:
+            with connect(srv.port) as s:
+                self.assertEqual(exchange(s, payload), payload.upper())
+            self.assertEqual(srv.stop(), 0, srv.log_lines)
+
+    def each_lines_split_across_sends(self, model):
+        with self.server(model) as srv:
+            with connect(srv.port) as s:
+                for piece in (b"he", b"llo\nwor", b"ld\n", b"no newline at the end"):
+                    s.sendall(piece)
+                self.assertEqual(recv_exact(s, len(b"HELLO\nWORLD\n")), b"HELLO\nWORLD\n")
+                s.shutdown(socket.SHUT_WR)
+                # the last line, cut by EOF, is still a line: it comes back with its "\n"
+                self.assertEqual(recv_until_eof(s), b"NO NEWLINE AT THE END\n")
+
+    def test_bad_model_is_a_usage_error(self):
+        r = run([example("upper_server"), "127.0.0.1:0", "coroutines"])
+        self.assertEqual((r.returncode, r.stdout), (2, b""))
+        self.assertIn(b"usage: upper_server", r.stderr)
+
+    def test_the_listing_in_docs_architecture_md_is_the_file(self):
+        with open(os.path.join(ROOT, "docs", "architecture.md")) as f:
+            doc = f.read()
+        with open(os.path.join(ROOT, "examples", "upper_server.c")) as f:
+            code = f.read()
+        blocks = re.findall(r"^```c\n(.*?)^```$", doc, re.S | re.M)
+        listing = [b for b in blocks if b.startswith("/*\n * upper_server.c:")]
+        self.assertEqual(len(listing), 1, "one ```c block starting with upper_server.c's "
+                         "header comment in docs/architecture.md")
+        self.assertEqual(listing[0], code, "docs/architecture.md and examples/upper_server.c "
+                         "differ: copy the file into the doc")
 
 
 if __name__ == "__main__":
