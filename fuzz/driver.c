@@ -19,11 +19,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fuzz.h"
+
 /* Inputs are small by design; anything bigger is refused, not read. */
 #define INPUT_MAX ((size_t)1 << 20)
 #define PATH_MAX_LEN 4096
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int verbose;
 static size_t ran, unreadable;

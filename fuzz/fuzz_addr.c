@@ -39,18 +39,10 @@
 #include "sockit/addr.h"
 #include "sockit/error.h"
 
+#include "fuzz.h"
+
 /* Room for any formatted endpoint: a 253-byte host and ":65535". */
 #define TEXT_MAX 512
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_addr: %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);    \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* A message as the parsers promise it: set, terminated, printable (UTF-8 bytes allowed). */
 static void check_message(const char *err)

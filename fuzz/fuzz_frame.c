@@ -24,18 +24,10 @@
 #include "sockit/error.h"
 #include "sockit/frame.h"
 
+#include "fuzz.h"
+
 #define HEADER_LEN 7
 #define MAX_MAX 4096
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_frame: %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);   \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* The frames a stream decoded to, and how the decoding ended (0: cleanly). */
 typedef struct rec {

@@ -28,17 +28,9 @@
 
 #include "http.h"
 
+#include "fuzz.h"
+
 #define HEADER_LEN 3
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_http: %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);    \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* One run over the stream: what the reader was fed and what it handed back. */
 struct run {

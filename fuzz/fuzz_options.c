@@ -26,18 +26,10 @@
 
 #include "cli.h"
 
+#include "fuzz.h"
+
 #define ARGS_MAX 64
 #define INPUT_MAX 8192
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_options: %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* The lowest free descriptor number: it grows when a descriptor is left open. */
 static int lowest_free_fd(void)

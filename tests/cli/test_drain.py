@@ -16,6 +16,7 @@ import threading
 import time
 
 import sktest
+from sktest import sees_end
 from sktest import Case, connect, each_model, random_bytes, recv_exact, recv_until_eof, serve
 
 STATS_RE = r"^Stats: (\d+) connections \((\d+) active, (\d+) refused, (\d+) errors\)"
@@ -25,19 +26,6 @@ REFUSE_WITHIN = 0.1
 EXIT_WITHIN = 3.0
 
 
-def sees_end(sock, timeout=sktest.DEFAULT_TIMEOUT):
-    """True once the peer has closed or reset (bounded); data read meanwhile is dropped."""
-    sock.settimeout(timeout)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if not sock.recv(65536):
-                return True
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return False
-    return False
 
 
 def first_refusal(port, t0, limit=2.0):

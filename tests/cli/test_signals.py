@@ -11,6 +11,7 @@ import threading
 import time
 
 import sktest
+from sktest import sees_end
 from sktest import Case, child_pids, connect, each_model, proc_stat, recv_exact
 from sktest import serve as _serve
 from sktest import wait_until
@@ -26,20 +27,6 @@ def serve(service, *args, **kw):
 PROMPT = 5.0
 
 
-def sees_end(sock, timeout=sktest.DEFAULT_TIMEOUT):
-    """True once the peer has closed or reset the connection (bounded); unread echo bytes
-    are skipped."""
-    sock.settimeout(timeout)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if not sock.recv(65536):
-                return True
-    except (ConnectionResetError, BrokenPipeError):
-        return True
-    except socket.timeout:
-        return False
-    return False
 
 
 @each_model

@@ -207,6 +207,22 @@ def recv_until_eof(sock, limit=1 << 30):
     return b"".join(chunks)
 
 
+
+def sees_end(sock, timeout=DEFAULT_TIMEOUT):
+    """True once the peer has closed or reset the connection (bounded by timeout); data
+    read meanwhile (unread echo bytes, say) is dropped. False if it is still open."""
+    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not sock.recv(65536):
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+    return False
+
 def recv_exact(sock, n):
     """Read exactly n bytes or raise AssertionError at EOF."""
     buf = bytearray()
