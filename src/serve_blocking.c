@@ -196,8 +196,13 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
         int64_t deadline = next_deadline(srv, s, last_io > c.last_out ? last_io : c.last_out, &why);
         int readable = 0, writable = 0, woken = 0;
         r = wait_io(svc, fd, wakefd, input_open, deadline, &readable, &writable, &woken);
-        if (woken && srv->stop_on_wake)
+        if (woken && srv->stop_on_wake) {
             srv->stopping = 1; /* a fork child: the wake-up was the parent's SIGTERM */
+            if (srv->kidtot && atomic_load(&srv->kidtot->drain_over)) {
+                srv->drain_over = 1; /* its second SIGTERM: the drain period is over */
+                SK_SYS(shutdown)(fd, SHUT_RDWR);
+            }
+        }
         if (r == -ETIMEDOUT) {
             out.reason = why;
             break;

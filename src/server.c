@@ -56,6 +56,8 @@
 /* How long stopping waits for sessions and children before giving up (threads) or
  * sending SIGKILL (children). */
 #define STOP_GRACE_NS (10 * (int64_t)1000000000)
+/* Fork model: how long a child has to end by itself once the drain period is over. */
+#define FORK_GRACE_NS (1 * (int64_t)1000000000)
 
 static const char *const model_names[] = {"iterative", "thread", "fork", "loop"};
 
@@ -546,19 +548,28 @@ static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
         /* A server killed outright (SIGKILL) must not leave its sessions behind. */
         prctl(PR_SET_PDEATHSIG, SIGHUP); /* not SIGTERM: that one drains */
         if (getppid() != parent) _exit(0);
-        /* The parent's SIGTERM means "drain": it stays blocked and is read from a
-         * signalfd that the session polls with its socket, like a thread session's
-         * eventfd; no handler runs in the middle of a session. Without a signalfd,
-         * SIGTERM simply ends the child. */
+        /* The parent's SIGTERM (or a terminal's SIGINT to the whole group) means
+         * "drain": both stay blocked and are read from a signalfd that the session polls
+         * with its socket, like a thread session's eventfd; no handler runs in the middle
+         * of a session. Without a signalfd they simply end the child, as SIGHUP (the
+         * parent's death) always does, whatever mask the parent had. */
         sigset_t term, mask = old;
         sigemptyset(&term);
         sigaddset(&term, SIGTERM);
+        sigaddset(&term, SIGINT);
         int sfd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
         signal(SIGCHLD, SIG_DFL);
-        if (sfd >= 0) sigaddset(&mask, SIGTERM);
+        sigdelset(&mask, SIGHUP);
+        if (sfd >= 0) {
+            sigaddset(&mask, SIGTERM);
+            sigaddset(&mask, SIGINT);
+        } else {
+            sigdelset(&mask, SIGTERM);
+            sigdelset(&mask, SIGINT);
+        }
         s->stop_on_wake = 1;
         s->is_child = 1;
         pthread_sigmask(SIG_SETMASK, &mask, NULL);
@@ -581,23 +592,44 @@ static void start_child(sk_server_t *s, int fd, const sk_addr_t *peer)
     sk_close(fd);
 }
 
-/* Pass SIGTERM on to every child (each drains) and reap them all; SIGKILL what is left
- * after the drain period. */
-static void stop_children(sk_server_t *s)
+/* Reap children as they exit until none is left or the monotonic deadline passes. */
+static void reap_until(sk_server_t *s, int64_t deadline)
 {
-    for (size_t i = 0; i < s->nkids; i++)
-        kill(s->kids[i].pid, SIGTERM);
-    int64_t deadline = sk__now_ns() + drain_ns(s);
     for (;;) {
         reap(s);
-        if (s->nkids == 0 || sk__wait_fd(s->wake[0], POLLIN, deadline) < 0) break;
+        if (s->nkids == 0 || sk__wait_fd(s->wake[0], POLLIN, deadline) < 0) return;
         char buf[64];
         while (read(s->wake[0], buf, sizeof buf) > 0) {
         }
     }
+}
+
+/* Pass SIGTERM on to every child (each drains) and reap them all; at the end of the drain
+ * period tell the rest to end (a second SIGTERM), and SIGKILL what is left a grace
+ * period (FORK_GRACE_NS) later. */
+static void stop_children(sk_server_t *s)
+{
+    for (size_t i = 0; i < s->nkids; i++)
+        kill(s->kids[i].pid, SIGTERM);
+    reap_until(s, sk__now_ns() + drain_ns(s));
+    /* The drain period is over: as under the thread model, each child still there shuts
+     * its connection down and logs its own end (its bytes are known only to it); a child
+     * that is just exiting gets to exit. Only one that does neither within the grace
+     * (stuck in a send: SIGTERM waits on its signalfd) is killed. */
+    if (s->nkids) {
+        atomic_store(&s->kidtot->drain_over, 1);
+        for (size_t i = 0; i < s->nkids; i++)
+            kill(s->kids[i].pid, SIGTERM);
+        reap_until(s, sk__now_ns() + FORK_GRACE_NS);
+    }
     for (size_t i = 0; i < s->nkids; i++) {
         kill(s->kids[i].pid, SIGKILL);
-        waitpid(s->kids[i].pid, NULL, 0);
+        int status = 0;
+        if (waitpid(s->kids[i].pid, &status, 0) == s->kids[i].pid &&
+            !(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
+            child_ended(s, &s->kids[i], status); /* it ended by itself meanwhile */
+            continue;
+        }
         /* Cut off, it could not log or count itself: the parent does (bytes unknown). */
         struct sk__conn_stats st = {.t0 = s->kids[i].t0};
         sk__conn_closed(s, &s->kids[i].peer, &st,

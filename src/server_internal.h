@@ -55,6 +55,7 @@ struct sk_server {
      * them, added to the totals by sk_server_stats(); NULL in the other models. */
     struct sk__kid_totals {
         atomic_ullong bytes_in, bytes_out, errors;
+        atomic_int drain_over; /* set by the parent when the drain period ends */
     } * kidtot;
     int is_child; /* this process is a fork-model child */
 

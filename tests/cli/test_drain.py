@@ -243,8 +243,9 @@ class DrainTests(Case):
 
     def each_drain_deadline(self, model):
         """--drain-timeout 1: a raw client that stays connected (active) is closed about
-        1 s after SIGTERM, logged as closed, and the server exits 0 with no connection
-        left active in its totals"""
+        1 s after SIGTERM, logged as closed with the reason and its real byte counts (under
+        fork the session process logs it itself), and the server exits 0 with no
+        connection left active in its totals"""
         with serve("echo", "--drain-timeout", "1", model=model) as srv:
             with connect(srv.port) as a:
                 a.sendall(b"hold")
@@ -260,6 +261,10 @@ class DrainTests(Case):
             self.assertEqual(wait_exit(srv, 3), 0)
             self.assertLess(time.monotonic() - t0, 4.0)
             check_accounting(self, srv)
+            closed = [l for l in srv.log_lines if l.startswith("Closed ")]
+            self.assertEqual(len(closed), 1, srv.log_lines)
+            self.assertRegex(closed[0], r": 4 bytes in, 4 bytes out, .*: still active when "
+                             r"the drain period ended \(--drain-timeout\)$")
 
     def each_drain_timeout_zero_idle(self, model):
         """SIGTERM with no client at all: 'Stopping: listeners closed; 0 connection(s)

@@ -3,6 +3,7 @@ status 0, idle or with clients mid-session; the fork model reaps its children (n
 zombies) and passes SIGTERM on to them."""
 import concurrent.futures
 import fcntl
+import os
 import signal
 import socket
 import struct
@@ -245,6 +246,28 @@ class ForkChildrenTests(Case):
             finally:
                 for c in clients:
                     c.close()
+
+    def test_sigint_to_child_drains(self):
+        """fork: a session process that gets SIGINT itself (Ctrl-C reaches the whole
+        process group) drains as on the parent's SIGTERM: a session between frames ends at
+        once and the process exits, not killed by the signal (no 'killed by SIGINT' in the
+        log, no error counted); the server goes on serving"""
+        with serve("echo", "--frame", "line", model="fork") as srv:
+            with connect(srv.port) as c:
+                c.sendall(b"z\n")
+                self.assertEqual(recv_exact(c, 2), b"z\n")
+                self.assertTrue(wait_until(lambda: len(child_pids(srv.proc.pid)) == 1, 5))
+                (kid,) = child_pids(srv.proc.pid)
+                os.kill(kid, signal.SIGINT)
+                self.assertTrue(sees_end(c), "the client saw no end after SIGINT to %d" % kid)
+                closed = srv.wait_log(r"^Closed ").string
+                self.assertNotIn("killed by", closed)
+            with connect(srv.port) as s:
+                s.sendall(b"after\n")
+                self.assertEqual(recv_exact(s, 6), b"after\n")
+            self.assertEqual(srv.stop(), 0)
+            stats = [l for l in srv.log_lines if l.startswith("Stats:")]
+            self.assertTrue(stats and " 0 errors" in stats[-1], srv.log_lines)
 
     def test_thread_model_has_no_children(self):
         """thread: sessions are threads, not processes"""
