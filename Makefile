@@ -13,7 +13,8 @@
 #   make install          build, then install into PREFIX (/usr/local): bin/sockit,
 #                         libsockit.so/.a, the headers, sockit.pc, the CMake package
 #                         (README.md "Install"); DESTDIR=DIR stages under DIR
-#   make uninstall        remove what the last make install installed (same DESTDIR)
+#   make uninstall        remove what the last make install installed (same DESTDIR),
+#                         and sockit's own directories once empty
 #   make clean
 #
 # CI=true (set by .ci/run) turns warnings into errors.
@@ -90,6 +91,10 @@ install:
 uninstall:
 	@test -f $(BUILD_DIR)/install_manifest.txt || { echo "make uninstall: no $(BUILD_DIR)/install_manifest.txt (nothing installed from $(BUILD_DIR))"; exit 1; }
 	@while IFS= read -r f || [ -n "$$f" ]; do rm -fv "$(DESTDIR)$$f"; done < $(BUILD_DIR)/install_manifest.txt
+	@# sockit's own directories (include/sockit, lib/cmake/sockit, share/doc/sockit) go too
+	@# once empty; shared ones (bin, lib, share/man/man1...) stay, as they may predate us.
+	@sed -n 's|/sockit/[^/]*$$|/sockit|p' $(BUILD_DIR)/install_manifest.txt | sort -u | \
+		while IFS= read -r d; do rmdir -v "$(DESTDIR)$$d" 2>/dev/null || true; done
 
 format:
 	clang-format -i include/*.h include/sockit/*.h src/*.c src/*.h src/services/*.c \

@@ -94,15 +94,17 @@ class Installed:
 def install(prefix, env=None):
     """cmake --install BUILD_DIR --prefix PREFIX, leaving the build tree's install
     manifest as it was (it may be the record of a real `make install`, which
-    `make uninstall` reads)."""
+    `make uninstall` reads). Returns this install's manifest (bytes)."""
     manifest = os.path.join(BUILD_DIR, "install_manifest.txt")
     saved = None
     if os.path.exists(manifest):
         with open(manifest, "rb") as f:
             saved = f.read()
     try:
-        return check_run(["cmake", "--install", BUILD_DIR, "--prefix", prefix],
-                         env=dict(os.environ, **(env or {})))
+        check_run(["cmake", "--install", BUILD_DIR, "--prefix", prefix],
+                  env=dict(os.environ, **(env or {})))
+        with open(manifest, "rb") as f:
+            return f.read()
     finally:
         if saved is None:
             if os.path.exists(manifest):
@@ -231,6 +233,27 @@ class InstalledTree(unittest.TestCase):
         self.assertEqual(len(pcs), 1, pcs)
         with open(pcs[0]) as f:
             self.assertIn("prefix=%s\n" % final, f.read())
+
+
+    def test_make_uninstall_removes_every_file_and_our_directories(self):
+        """make uninstall (reading a build dir's install manifest) removes every installed
+        file and sockit's own directories, and leaves the shared ones (bin, share/man)"""
+        if not shutil.which("make"):
+            self.skipTest("make not found (apt-get install make)")
+        prefix = os.path.join(Installed.tmp, "uninstall-prefix")
+        record = os.path.join(Installed.tmp, "uninstall-build")
+        os.mkdir(record)
+        manifest = install(prefix)
+        with open(os.path.join(record, "install_manifest.txt"), "wb") as f:
+            f.write(manifest)
+        files = manifest.decode().split()
+        self.assertIn(os.path.join(prefix, "bin", "sockit"), files)
+        check_run(["make", "-s", "-C", SOURCE_DIR, "uninstall", "BUILD_DIR=" + record])
+        self.assertEqual([f for f in files if os.path.lexists(f)], [])
+        left = sorted(os.path.relpath(os.path.join(d, n), prefix)
+                      for d, dirs, names in os.walk(prefix) for n in dirs + names)
+        self.assertEqual([p for p in left if "sockit" in p], [], left)
+        self.assertIn("bin", left)
 
 
 class OutOfTree(unittest.TestCase):

@@ -151,8 +151,42 @@ class Net:
     ipv6 = None       # None: usable; otherwise why not
 
     @classmethod
+    def remove_stale(cls):
+        """Delete the namespaces (and hosts files) of an earlier run that could not clean
+        up (ctest SIGKILLs a test at its timeout): skA-PID / skB-PID whose PID is no
+        longer a test_netns process."""
+        r = ip("netns", "list", check=False)
+        for name in re.findall(r"^(sk[AB]-(\d+))\b", r.stdout.decode(), re.M):
+            ns, pid = name[0], int(name[1])
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if b"test_netns" in f.read():
+                        continue  # a run in progress (another ctest, say)
+            except OSError:
+                pass
+            cls.delete(ns)
+            shutil.rmtree(os.path.join(ETC_NETNS, ns), ignore_errors=True)
+            sys.stderr.write("test_netns: removed namespace %s left by an earlier run\n" % ns)
+
+    @staticmethod
+    def delete(ns):
+        """End our processes in namespace ns (a server whose stop failed would keep it
+        alive after `ip netns del`), then delete it."""
+        r = run(["ip", "netns", "pids", ns], timeout=TIMEOUT)
+        for pid in r.stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        r = ip("netns", "del", ns, check=False)
+        if r.returncode != 0:
+            sys.stderr.write("test_netns: could not delete namespace %s: %s\n"
+                             % (ns, errtext(r)))
+
+    @classmethod
     def create(cls):
         atexit.register(cls.cleanup)  # before the first namespace exists
+        cls.remove_stale()
         for ns in (NS_A, NS_B):
             r = ip("netns", "add", ns, check=False)
             if r.returncode != 0:
@@ -208,18 +242,7 @@ class Net:
     @classmethod
     def cleanup(cls):
         for ns in reversed(cls.created):
-            # A process of ours still in the namespace (a server whose stop failed) would
-            # keep the namespace alive after `ip netns del`: end it by its pid.
-            r = run(["ip", "netns", "pids", ns], timeout=TIMEOUT)
-            for pid in r.stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (OSError, ValueError):
-                    pass
-            r = ip("netns", "del", ns, check=False)
-            if r.returncode != 0:
-                sys.stderr.write("test_netns: could not delete namespace %s: %s\n"
-                                 % (ns, errtext(r)))
+            cls.delete(ns)
         del cls.created[:]
         shutil.rmtree(HOSTS_DIR, ignore_errors=True)
         if cls.made_etc_netns:
