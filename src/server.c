@@ -259,17 +259,23 @@ int sk__admit(sk_server_t *s, int fd, const sk_addr_t *peer)
         sk_close(fd);
         return 0;
     }
-    if (s->o.max_conns > 0 && s->active >= (unsigned long long)s->o.max_conns) {
-        s->refused++;
-        sk__server_log(s, "Refused %s: %d connections already (--max-conns)", sk_addr_str(peer, as),
-                       s->o.max_conns);
-        ssize_t n = SK_SYS(send)(fd, BUSY_LINE, sizeof BUSY_LINE - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)n; /* best effort: the loop never blocks for it */
-        sk_close(fd);
-        return 0;
-    }
+    /* Check and count in one step: event loops admitting at once never pass the limit. */
+    unsigned long long active = atomic_load(&s->active);
+    do {
+        if (s->o.max_conns > 0 && active >= (unsigned long long)s->o.max_conns) {
+            s->refused++;
+            /* The busy line goes out before the log line: whoever reads the log knows it
+             * was sent. Best effort: the loop never blocks for it. */
+            ssize_t n = SK_SYS(send)(fd, BUSY_LINE, sizeof BUSY_LINE - 1,
+                                     MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)n;
+            sk_close(fd);
+            sk__server_log(s, "Refused %s: %d connections already (--max-conns)",
+                           sk_addr_str(peer, as), s->o.max_conns);
+            return 0;
+        }
+    } while (!atomic_compare_exchange_weak(&s->active, &active, active + 1));
     s->accepted++;
-    s->active++;
     sk__server_log(s, "Connection received on %s", sk_addr_str(peer, as));
     return 1;
 }
