@@ -265,6 +265,10 @@ class ForkChildrenTests(Case):
             with connect(srv.port) as s:
                 s.sendall(b"after\n")
                 self.assertEqual(recv_exact(s, 6), b"after\n")
+                port = s.getsockname()[1]
+            # Its end is logged before the stop: otherwise the stop's 0 s drain may cut
+            # the session off first, rightly counted as an error.
+            srv.wait_log(r"^Closed 127\.0\.0\.1:%d: 6 bytes in, 6 bytes out, [0-9.]+ s$" % port)
             self.assertEqual(srv.stop(), 0)
             stats = [l for l in srv.log_lines if l.startswith("Stats:")]
             self.assertTrue(stats and " 0 errors" in stats[-1], srv.log_lines)
