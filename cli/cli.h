@@ -9,7 +9,9 @@
 
 #include <stddef.h>
 
+#include "sockit/addr.h"
 #include "sockit/frame.h"
+#include "sockit/sock.h"
 
 #define EXIT_USAGE 2
 
@@ -99,6 +101,29 @@ int cli_udp_client(int sock, const char *peer, double linger);
  * line of its own. EOF rules as cli_pump. Returns the exit status.
  */
 int cli_frame_pump(int sock, const sk_framing_t *f, const struct pump_opts *o);
+
+/*
+ * --hex-dump FILE (hexdump.c): every byte each way, hexdump -C layout under a header per
+ * chunk ("> PEER: N bytes sent at offset OFF"). open() takes "-" for stderr; returns 0, or
+ * -1 after printing why. cli_hexdump() is thread-safe and a no-op while the dump is off;
+ * `sent` is 1 for bytes to the peer, 0 for bytes from it; offset is the chunk's place in
+ * that direction's stream.
+ */
+int cli_hexdump_open(const char *path);
+int cli_hexdump_on(void);
+void cli_hexdump(int sent, const char *peer, unsigned long long offset, const void *data,
+                 size_t n);
+void cli_hexdump_close(void);
+
+/* Parse --keepalive's optional value: NULL (SO_KEEPALIVE with the system's timers) or
+ * "IDLE[,INTVL[,CNT]]" in seconds and probes, each empty or 0 for the system's value.
+ * Returns 0, or -1 after printing the error. */
+int cli_parse_keepalive(const char *text, sk_keepalive_t *ka);
+
+/* Parse a port for -p/--source-port and the like: 1-65535 or a service name. Port 0 is
+ * refused everywhere a client names a port ("invalid port '0'"). Returns 0, or -1 after
+ * printing the error. */
+int cli_parse_port(const char *what, const char *text, int *port);
 
 /* Subcommands. */
 int cmd_serve(int argc, char **argv);

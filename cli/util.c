@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "sockit/addr.h"
 #include "sockit/error.h"
 
 void cli_error(const char *fmt, ...)
@@ -145,5 +147,42 @@ int cli_write_stdout(const void *p, size_t n)
         c += w;
         n -= (size_t)w;
     }
+    return 0;
+}
+
+int cli_parse_keepalive(const char *text, sk_keepalive_t *ka)
+{
+    memset(ka, 0, sizeof *ka);
+    if (!text)
+        return 0;
+    int *field[3] = {&ka->idle, &ka->interval, &ka->count};
+    const char *p = text;
+    for (int i = 0; i < 3; i++) {
+        const char *next = p + strcspn(p, ",");
+        if (next > p) {
+            char *end;
+            errno = 0;
+            long v = strtol(p, &end, 10);
+            if (errno || end != next || v < 0 || v > 32767)
+                break;
+            *field[i] = (int)v;
+        }
+        if (!*next)
+            return 0;
+        p = next + 1;
+    }
+    cli_error("invalid --keepalive '%s' (expected IDLE,INTVL,CNT: seconds before the first "
+              "probe, seconds between probes, probes; e.g. 60,10,5)", text);
+    return -1;
+}
+
+int cli_parse_port(const char *what, const char *text, int *port)
+{
+    uint16_t p;
+    if (sk_port_parse(text, &p, NULL) < 0 || p == 0) {
+        cli_error("invalid %s '%s' (expected 1 to 65535 or a service name)", what, text);
+        return -1;
+    }
+    *port = p;
     return 0;
 }

@@ -18,6 +18,7 @@
 #include "sockit/addr.h"
 #include "sockit/acl.h"
 #include "sockit/buf.h"
+#include "sockit/escape.h"
 #include "sockit/frame.h"
 #include "sockit/hist.h"
 #include "sockit/sock.h"

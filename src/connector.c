@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,6 +31,7 @@ struct sk_connector {
     int64_t next_due;               /* when addrs[next] may start */
     int last_err;
     size_t last_idx;
+    const sk_source_t *src; /* bind each attempt here first (NULL: no bind) */
 };
 
 static int64_t seconds_ns(double s)
@@ -74,6 +76,11 @@ sk_connector_t *sk_connector_new(const sk_addr_t *addrs, size_t n, double delay,
     c->timeout_ns = timeout > 0 ? seconds_ns(timeout) : -1;
     c->last_err = -ECONNREFUSED;
     return c;
+}
+
+void sk_connector_set_source(sk_connector_t *c, const sk_source_t *src)
+{
+    c->src = src;
 }
 
 /* Attempt i failed with `code`: close it; the next attempt is due at once (RFC 8305). */
@@ -130,9 +137,14 @@ static int start(sk_connector_t *c, int64_t now, sk_addr_t *peer, int *won)
     c->fds[i] = fd;
     c->started[i] = now;
     c->active++;
-    int r = SK_SYS(connect)(fd, (const struct sockaddr *)&c->addrs[i].ss, c->addrs[i].len) == 0
-                ? 0
-                : -errno;
+    int r = sk_source_bind(c->src, fd, sk_addr_family(&c->addrs[i]));
+    if (r < 0) {
+        finish(c, i, r, now);
+        return 0;
+    }
+    r = SK_SYS(connect)(fd, (const struct sockaddr *)&c->addrs[i].ss, c->addrs[i].len) == 0
+            ? 0
+            : -errno;
     if (r == 0) {
         *won = win(c, i, peer);
         return 1;
@@ -181,9 +193,16 @@ int sk_connector_step(sk_connector_t *c, sk_addr_t *peer, char *err)
     if (fd > 0)
         return fd;
     if (fd < 0 || (c->active == 0 && c->next >= c->n)) {
-        char a[SK_ADDRSTRLEN];
-        sk__set_err(err, "connect %s: %s", sk_addr_str(&c->addrs[c->last_idx], a),
-                    sk_strerror(c->last_err));
+        char a[SK_ADDRSTRLEN], from[SK_ADDRSTRLEN + 6] = "";
+        if (c->src && (c->src->n || c->src->port)) {
+            char sb[SK_ADDRSTRLEN];
+            snprintf(from, sizeof from, " from %s", sk_source_str(c->src, sb));
+        }
+        sk__set_err(err, "connect %s%s: %s%s", sk_addr_str(&c->addrs[c->last_idx], a), from,
+                    c->last_err == SK_ENOADDR ? "no source address of this family"
+                                              : sk_strerror(c->last_err),
+                    c->last_err == -EADDRNOTAVAIL && from[0] ? " (not an address of this host?)"
+                                                              : "");
         return c->last_err;
     }
     return 0;

@@ -14,7 +14,9 @@
 #include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -464,6 +466,92 @@ int sk_setsockopt_int(int fd, int level, int name, int value)
     return setsockopt(fd, level, name, &value, sizeof value) < 0 ? -errno : 0;
 }
 
+int sk_set_keepalive(int fd, const sk_keepalive_t *ka)
+{
+    int r = sk_setsockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
+    if (r == 0 && ka && ka->idle > 0)
+        r = sk_setsockopt_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, ka->idle);
+    if (r == 0 && ka && ka->interval > 0)
+        r = sk_setsockopt_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, ka->interval);
+    if (r == 0 && ka && ka->count > 0)
+        r = sk_setsockopt_int(fd, IPPROTO_TCP, TCP_KEEPCNT, ka->count);
+    return r;
+}
+
+int sk_source_init(sk_source_t *src, const char *host, int port, char *err)
+{
+    memset(src, 0, sizeof *src);
+    src->port = port;
+    if (!host || !host[0])
+        return 0;
+    sk_endpoint_t ep;
+    memset(&ep, 0, sizeof ep);
+    if (strlen(host) >= sizeof ep.host) {
+        sk__set_err(err, "source address too long");
+        return SK_EBADADDR;
+    }
+    ep.family = AF_UNSPEC;
+    snprintf(ep.host, sizeof ep.host, "%s", host[0] == '[' ? host + 1 : host);
+    size_t hl = strlen(ep.host);
+    if (host[0] == '[' && hl && ep.host[hl - 1] == ']')
+        ep.host[hl - 1] = '\0';
+    ep.port = (uint16_t)port;
+    sk_addrlist_t list;
+    int r = sk_resolve(&list, &ep, SOCK_STREAM, 0, NULL);
+    if (r < 0) {
+        char q[SK__QUOTE_MAX + 4];
+        sk__set_err(err, "source %s: %s", sk__quote(host, q), sk_strerror(r));
+        return r;
+    }
+    for (size_t i = 0; i < list.n && src->n < SK_SOURCE_MAX; i++)
+        src->addrs[src->n++] = list.v[i].addr;
+    sk_addrlist_free(&list);
+    return 0;
+}
+
+int sk_source_bind(const sk_source_t *src, int fd, int family)
+{
+    if (!src || (src->n == 0 && src->port == 0) || family == AF_UNIX)
+        return 0;
+    sk_addr_t a;
+    memset(&a, 0, sizeof a);
+    size_t i = 0;
+    while (i < src->n && sk_addr_family(&src->addrs[i]) != family)
+        i++;
+    if (i < src->n) {
+        a = src->addrs[i];
+    } else if (src->n > 0) {
+        return SK_ENOADDR;
+    } else if (family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a.ss;
+        s6->sin6_family = AF_INET6;
+        a.len = sizeof *s6;
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&a.ss;
+        s4->sin_family = AF_INET;
+        a.len = sizeof *s4;
+    }
+    sk_addr_set_port(&a, (uint16_t)src->port);
+    int r = src->port ? sk_setsockopt_int(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+                      : sk_setsockopt_int(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+    (void)r; /* an old kernel without IP_BIND_ADDRESS_NO_PORT binds a port at once: fine */
+    return sk_bind(fd, &a);
+}
+
+const char *sk_source_str(const sk_source_t *src, char buf[SK_ADDRSTRLEN])
+{
+    char host[SK_ADDRSTRLEN] = "";
+    if (src->n)
+        sk_addr_host(&src->addrs[0], host, sizeof host);
+    if (src->n && src->port)
+        snprintf(buf, SK_ADDRSTRLEN, "%s port %d", host, src->port);
+    else if (src->n)
+        snprintf(buf, SK_ADDRSTRLEN, "%s", host);
+    else
+        snprintf(buf, SK_ADDRSTRLEN, "port %d", src->port);
+    return buf;
+}
+
 /* Record a failed operation on an address as "OP ADDR: reason". */
 static int op_fail(char *err, const char *op, const sk_addr_t *a, int code)
 {
@@ -475,7 +563,7 @@ static int op_fail(char *err, const char *op, const sk_addr_t *a, int code)
 /* Try addresses one after another with a blocking connect (Unix sockets, timeout 0, and
  * datagram sockets, whose connect() only sets the default destination). */
 static int connect_each(const sk_addr_t *addrs, size_t n, int socktype, double timeout,
-                        sk_addr_t *peer, char *err)
+                        const sk_source_t *src, sk_addr_t *peer, char *err)
 {
     int r = SK_ENOADDR;
     for (size_t i = 0; i < n; i++) {
@@ -493,6 +581,14 @@ static int connect_each(const sk_addr_t *addrs, size_t n, int socktype, double t
             struct sockaddr_un un = {.sun_family = AF_UNIX};
             r = bind(fd, (const struct sockaddr *)&un, sizeof(sa_family_t)) < 0 ? -errno : 0;
         }
+        if (r == 0 && (r = sk_source_bind(src, fd, family)) < 0) {
+            char sb[SK_ADDRSTRLEN], as[SK_ADDRSTRLEN];
+            sk__set_err(err, "connect %s from %s: %s", sk_addr_str(&addrs[i], as),
+                        sk_source_str(src, sb),
+                        r == SK_ENOADDR ? "no source address of this family" : sk_strerror(r));
+            sk_close(fd);
+            continue;
+        }
         if (r == 0)
             r = sk_connect(fd, &addrs[i]);
         if (r == 0) {
@@ -506,18 +602,20 @@ static int connect_each(const sk_addr_t *addrs, size_t n, int socktype, double t
     return r;
 }
 
-int sk_connect_addrs(const sk_addr_t *addrs, size_t n, double timeout, sk_addr_t *peer,
-                     char *err)
+/* sk_connect_addrs() with a source (NULL: none). */
+static int connect_addrs_from(const sk_addr_t *addrs, size_t n, double timeout,
+                              const sk_source_t *src, sk_addr_t *peer, char *err)
 {
     if (n == 0) {
         sk__set_err(err, "connect: no address to connect to");
         return SK_ENOADDR;
     }
     if (timeout == 0 || sk_addr_family(&addrs[0]) == AF_UNIX)
-        return connect_each(addrs, n, SOCK_STREAM, timeout, peer, err);
+        return connect_each(addrs, n, SOCK_STREAM, timeout, src, peer, err);
     sk_connector_t *c = sk_connector_new(addrs, n, SK_HE_DELAY, timeout);
     if (!c)
         return -ENOMEM;
+    sk_connector_set_source(c, src);
     int fd;
     while ((fd = sk_connector_step(c, peer, err)) == 0) {
         struct pollfd p[SK_ADDRLIST_MAX];
@@ -539,8 +637,14 @@ int sk_connect_addrs(const sk_addr_t *addrs, size_t n, double timeout, sk_addr_t
     return fd;
 }
 
-int sk_connect_endpoint(const sk_endpoint_t *ep, int socktype, double timeout,
-                        sk_addr_t *peer, char *err)
+int sk_connect_addrs(const sk_addr_t *addrs, size_t n, double timeout, sk_addr_t *peer,
+                     char *err)
+{
+    return connect_addrs_from(addrs, n, timeout, NULL, peer, err);
+}
+
+int sk_connect_endpoint_from(const sk_endpoint_t *ep, int socktype, double timeout,
+                             const sk_source_t *src, sk_addr_t *peer, char *err)
 {
     sk_addrlist_t list;
     int r = sk_resolve(&list, ep, socktype, 0, err);
@@ -552,8 +656,14 @@ int sk_connect_endpoint(const sk_endpoint_t *ep, int socktype, double timeout,
         addrs[n++] = list.v[i].addr;
     sk_addrlist_free(&list);
     if (socktype == SOCK_STREAM)
-        return sk_connect_addrs(addrs, n, timeout, peer, err);
-    return connect_each(addrs, n, socktype, timeout, peer, err); /* fails fast, if at all */
+        return connect_addrs_from(addrs, n, timeout, src, peer, err);
+    return connect_each(addrs, n, socktype, timeout, src, peer, err); /* fails fast, if at all */
+}
+
+int sk_connect_endpoint(const sk_endpoint_t *ep, int socktype, double timeout,
+                        sk_addr_t *peer, char *err)
+{
+    return sk_connect_endpoint_from(ep, socktype, timeout, NULL, peer, err);
 }
 
 int sk_create_connection(const char *address, double timeout, sk_addr_t *peer, char *err)

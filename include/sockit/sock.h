@@ -125,6 +125,50 @@ int sk_getpeername(int fd, sk_addr_t *addr);
 /* setsockopt() with an int value. Returns 0 or -errno. */
 int sk_setsockopt_int(int fd, int level, int name, int value);
 
+/* TCP keepalive probes (nc -k has none; ncat --keep-alive, socat keepalive). A zero field
+ * keeps the system's value (net.ipv4.tcp_keepalive_time, _intvl, _probes). */
+typedef struct sk_keepalive {
+    int idle;     /* seconds without traffic before the first probe (TCP_KEEPIDLE) */
+    int interval; /* seconds between probes (TCP_KEEPINTVL) */
+    int count;    /* unanswered probes before the connection is reset (TCP_KEEPCNT) */
+} sk_keepalive_t;
+
+/* Turn SO_KEEPALIVE on for a TCP socket and set the non-zero fields of *ka (NULL: only
+ * SO_KEEPALIVE). Returns 0 or -errno (-EOPNOTSUPP on a non-TCP socket). */
+int sk_set_keepalive(int fd, const sk_keepalive_t *ka);
+
+/* Most addresses a source host may resolve to that are kept. */
+#define SK_SOURCE_MAX 16
+
+/*
+ * Where outgoing connections come from (Python's create_connection(source_address=),
+ * nc -s ADDR -p PORT). Each connection attempt binds, before connecting, to the first
+ * source address of its own family; an attempt whose family has no source address fails
+ * at once ("no source address for IPv6"), so the race moves on. With no address (n 0)
+ * only the port is fixed, on the family's wildcard address. With port 0 the kernel picks
+ * the port at connect time (IP_BIND_ADDRESS_NO_PORT), so many connections from one
+ * source address share its ports as far as their 4-tuples differ.
+ */
+typedef struct sk_source {
+    sk_addr_t addrs[SK_SOURCE_MAX];
+    size_t n;
+    int port; /* 0: any */
+} sk_source_t;
+
+/* Fill *src from a host (an address or a name; NULL or "": any address) and a port
+ * (0: any). Returns 0, or a negative code with "source HOST: reason" in err. May block
+ * on DNS. */
+int sk_source_init(sk_source_t *src, const char *host, int port, char *err);
+
+/* Bind fd, a socket of `family` about to connect, as src says (SO_REUSEADDR with a fixed
+ * port). Returns 0 (also when src is NULL, or names no address and no port, or family is
+ * AF_UNIX with nothing to bind), SK_ENOADDR when src has addresses but none of family, or
+ * -errno from bind(). */
+int sk_source_bind(const sk_source_t *src, int fd, int family);
+
+/* The text of src for messages: "127.0.0.2", "127.0.0.2 port 4000", "port 4000". */
+const char *sk_source_str(const sk_source_t *src, char buf[SK_ADDRSTRLEN]);
+
 /*
  * Python's socket.create_connection(): parse `address` (sockit/addr.h forms), resolve it,
  * and connect to the first address that answers, racing them (sk_connect_addrs). The socket is left with `timeout` as
@@ -139,6 +183,11 @@ int sk_create_connection(const char *address, double timeout, sk_addr_t *peer, c
  * socket is first bound to an autobind abstract name, so that replies can reach it. */
 int sk_connect_endpoint(const sk_endpoint_t *ep, int socktype, double timeout,
                         sk_addr_t *peer, char *err);
+
+/* sk_connect_endpoint() from a source address (NULL: as sk_connect_endpoint()). Failures
+ * to bind it read "connect ADDR from SOURCE: reason". */
+int sk_connect_endpoint_from(const sk_endpoint_t *ep, int socktype, double timeout,
+                             const sk_source_t *src, sk_addr_t *peer, char *err);
 
 /* Happy Eyeballs (RFC 8305): the delay between starting one connection attempt and the
  * next, in seconds. */
@@ -180,6 +229,10 @@ typedef struct sk_connector sk_connector_t;
  * bound but the kernel's). Returns NULL on ENOMEM or n == 0. */
 sk_connector_t *sk_connector_new(const sk_addr_t *addrs, size_t n, double delay,
                                  double timeout);
+
+/* Bind every attempt not yet started as src says (sk_source_bind(); NULL: none). src
+ * must outlive the connector. */
+void sk_connector_set_source(sk_connector_t *c, const sk_source_t *src);
 
 /* Advance the race. Returns a connected fd, 0 (in progress) or a negative code with
  * "connect ADDR: reason" in err (may be NULL). After it returns non-zero, only free(). */
