@@ -76,31 +76,47 @@ int cli_framing(const char *cmd, const char *text, size_t max, sk_framing_t *f);
 
 /* Options of the full-duplex pump between stdin/stdout and a connected socket. */
 struct pump_opts {
-    int half_close;   /* on stdin EOF: shutdown(SHUT_WR) the socket */
-    double quit_after; /* after stdin EOF: exit this many seconds later (< 0: never) */
-    const char *peer; /* the peer's address, for error messages */
+    int half_close;              /* on stdin EOF: shutdown(SHUT_WR) the socket */
+    double quit_after;           /* -q: exit this long after stdin EOF (< 0: never) */
+    double idle_timeout;         /* -i: exit 1 after this long with no byte either way on
+                                    the socket (<= 0: never) */
+    int crlf;                    /* -C: a "\n" from stdin goes out as "\r\n" */
+    const sk_framing_t *framing; /* NULL or raw: bytes; else each stdin line is a frame and
+                                    each frame received is printed on its own line */
+    const char *peer;            /* the peer's address, for messages and the hex dump */
 };
 
 /*
- * Copy stdin to the socket and the socket to stdout until the peer closes (nc's
- * readwrite): one poll loop, bounded buffers, backpressure both ways. Returns the exit
- * status (0 when the peer closed cleanly). Does not close sock.
+ * Copy stdin to the socket and the socket to stdout until both are done (nc's
+ * readwrite): one poll loop, bounded queues, backpressure both ways. stdin is copied until
+ * its EOF however long it pauses; a peer that closed before taking it all is an error.
+ * The rules in full are at the top of pump.c. Returns the exit status (0 when everything
+ * was delivered both ways). Does not close sock.
  */
 int cli_pump(int sock, const struct pump_opts *o);
 
-/*
- * The UDP client: each stdin line (newline included) is one datagram to the connected
- * socket; replies go to stdout as they arrive; after stdin EOF, exit 0 once `linger`
- * seconds pass without a reply. Returns the exit status.
- */
-int cli_udp_client(int sock, const char *peer, double linger);
+/* Options of the datagram pump (udp.c). */
+struct udp_opts {
+    const char *peer;      /* connect: the destination's address text */
+    const sk_addr_t *dest; /* unconnected socket (broadcast, multicast): where datagrams go;
+                              NULL: the socket is connected, or (listen) the peer is learnt */
+    int listen;            /* the peer is whoever sends the first datagram */
+    int keep;              /* listen -k: reply to whoever sent the latest datagram */
+    int verbose;           /* name each new sender on stderr */
+    int crlf;              /* -C: a line's "\n" goes out as "\r\n" */
+    double linger;         /* connect: after stdin EOF, exit once this long passes without
+                              a datagram */
+    double quit_after;     /* listen: exit this long after stdin EOF (< 0: never) */
+    double idle_timeout;   /* exit 1 after this long without a datagram either way (<= 0:
+                              never) */
+};
 
 /*
- * The pump in messages: each stdin line (without its newline) is encoded as one frame of
- * *f (eof: all of stdin is one message); each frame received is written to stdout on a
- * line of its own. EOF rules as cli_pump. Returns the exit status.
+ * The datagram client and listener: each stdin line (newline included) is one datagram;
+ * datagrams received go to stdout as they are. socks[0..n) are the sockets to read (a
+ * listener may have several; a client has one). Returns the exit status.
  */
-int cli_frame_pump(int sock, const sk_framing_t *f, const struct pump_opts *o);
+int cli_udp_pump(const int *socks, size_t n, const struct udp_opts *o);
 
 /*
  * --hex-dump FILE (hexdump.c): every byte each way, hexdump -C layout under a header per
@@ -124,6 +140,49 @@ int cli_parse_keepalive(const char *text, sk_keepalive_t *ka);
  * refused everywhere a client names a port ("invalid port '0'"). Returns 0, or -1 after
  * printing the error. */
 int cli_parse_port(const char *what, const char *text, int *port);
+
+/*
+ * The options connect and listen share, spelt as nc, ncat and socat users type them
+ * (ncopts.c): -w SEC, -q SEC, -i SEC, --no-half-close, -C, -u, --hex-dump FILE,
+ * --keepalive[=...], -v. CLI_NC_LONGOPTS goes into each command's getopt_long() table
+ * and CLI_NC_SHORTOPTS into its optstring; cli_nc_option() takes what getopt_long()
+ * returned.
+ */
+struct nc_opts {
+    struct pump_opts po; /* -q, -i, --no-half-close, -C */
+    double wait;         /* -w: connect: the connect timeout; listen: how long to wait for
+                            a client (SK_TIMEOUT_NONE: for ever) */
+    const char *hexdump; /* --hex-dump FILE */
+    int keepalive;       /* --keepalive given */
+    sk_keepalive_t ka;
+    int udp;
+    int verbose;
+};
+
+#define CLI_NC_SHORTOPTS "w:q:i:Cuv"
+#define CLI_NC_LONGOPTS                                                                    \
+    {"timeout", required_argument, NULL, 'w'}, {"quit", required_argument, NULL, 'q'},       \
+        {"idle-timeout", required_argument, NULL, 'i'},                                      \
+        {"no-half-close", no_argument, NULL, 'H'}, {"crlf", no_argument, NULL, 'C'},         \
+        {"udp", no_argument, NULL, 'u'}, {"hex-dump", required_argument, NULL, 'x' + 256},  \
+        {"keepalive", optional_argument, NULL, 'K' + 256}, {"verbose", no_argument, NULL, 'v'}
+
+/* Defaults: half-close on, no -q, no -w, no idle limit. */
+void cli_nc_init(struct nc_opts *o);
+
+/* Take option c (with optarg) if it is one of the shared ones. Returns 1 when taken, 0
+ * when c is not one of them, -1 after a usage error was printed (exit EXIT_USAGE). */
+int cli_nc_option(struct nc_opts *o, int c, const char *arg);
+
+/* The checks between the shared options, once all are parsed (cmd: "connect", "listen").
+ * Returns 0, or EXIT_USAGE after printing why. */
+int cli_nc_check(const char *cmd, const struct nc_opts *o);
+
+/* Open the --hex-dump file, if any. Returns 0, or -1 after printing why. */
+int cli_nc_start(const struct nc_opts *o);
+
+/* Apply --keepalive to a connected TCP socket. Returns 0, or 1 after printing why. */
+int cli_nc_socket(const struct nc_opts *o, int fd, const char *peer);
 
 /* Subcommands. */
 int cmd_serve(int argc, char **argv);

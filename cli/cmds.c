@@ -17,10 +17,12 @@ const struct cli_cmd cli_cmds[] = {
      "       [--max-frame N] [--max-output N]\n"
      "       [--backlog N] [--message TEXT] [-v]"},
     {"connect", cmd_connect, "connect and copy stdin/stdout to the socket, like nc",
-     "[-w SEC] [-q SEC] [--no-half-close] [--udp [--linger SEC]]\n"
-     "       [--frame F] [--max-frame N] [-v] ADDR | HOST PORT"},
+     "[-w SEC] [-q SEC] [-i SEC] [--no-half-close] [-C] [-s ADDR] [-p PORT]\n"
+     "       [--keepalive[=IDLE,INTVL,CNT]] [--hex-dump FILE] [--frame F [--max-frame N]]\n"
+     "       [-u [--linger SEC] [-b] [--ttl N]] [-v] ADDR | HOST PORT"},
     {"listen", cmd_listen, "accept a client and copy stdin/stdout to it, like nc -l",
-     "[-k] [-v] ADDR"},
+     "[-k] [-w SEC] [-q SEC] [-i SEC] [--no-half-close] [-C] [-u]\n"
+     "       [--keepalive[=IDLE,INTVL,CNT]] [--hex-dump FILE] [-v] ADDR"},
     {"get", cmd_get, "fetch an http:// URL and write the body to stdout", "[-i] [-v] [-w SEC] URL"},
     {"probe", cmd_probe, "report which TCP ports of a host accept connections, like nc -z",
      "[-w SEC] [-c N] [--open] [-v] HOST PORTS..."},

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -53,34 +54,67 @@ static void listen_help(void)
     printf("Usage: sockit listen [OPTIONS] ADDR\n\n"
            "Listen on ADDR (see 'sockit --help'; a bare PORT is localhost:PORT, :PORT is\n"
            "every interface), accept one client and copy stdin to it and its data to\n"
-           "stdout, like nc -l, with connect's EOF rules: stdin EOF shuts the write side\n"
-           "down, and the session ends when the client closes. Without -k the listener\n"
-           "closes as soon as the client is accepted. Stop with SIGINT or SIGTERM (exit 0);\n"
-           "a Unix socket file is removed on the way out.\n\n"
-           "Options:\n"
-           "  -k, --keep-open   accept the next client when one leaves, until stopped\n"
+           "stdout, like nc -l, with connect's EOF rules: stdin is copied until its EOF\n"
+           "however long it pauses, then the write side is shut down, and the session ends\n"
+           "when the client closes. Without -k the listener closes as soon as the client is\n"
+           "accepted. Stop with SIGINT or SIGTERM (exit 0); a Unix socket file is removed\n"
+           "on the way out.\n\n"
+           "With --udp the first datagram's sender is the peer (nc -u -l): datagrams are\n"
+           "printed as they come, each stdin line goes back to the peer as one datagram\n"
+           "(-k: to whoever sent the latest); after stdin EOF it runs until stopped or -q.\n\n"
+           "Options (nc's letter where nc has one):\n"
+           "  -k, --keep-open   accept the next client when one leaves, until stopped (nc -k)\n"
+           "  -w, --timeout SEC  exit 1 if no client comes within SEC seconds\n"
+           "  -q, --quit SEC    after stdin EOF, end the session SEC seconds later even if\n"
+           "                    the client has not closed (nc -q)\n"
+           "  -i, --idle-timeout SEC  end a session (exit 1) after SEC seconds with no\n"
+           "                    byte either way (ncat -i)\n"
+           "      --no-half-close  do not shut down the write side on stdin EOF\n"
+           "  -C, --crlf        send each line's \\n as \\r\\n (nc -C)\n"
+           "      --keepalive[=IDLE,INTVL,CNT]  TCP keepalive probes on the client's\n"
+           "                    connection (as for connect)\n"
+           "      --hex-dump FILE  write every byte each way to FILE (- for stderr) in\n"
+           "                    hexdump -C layout (ncat --hex-dump)\n"
+           "  -u, --udp         listen for datagrams (nc -u -l)\n"
            "  -v, --verbose     print 'Listening on ADDR' and 'Connection received on ADDR'\n"
            "                    on stderr\n"
            "  -h, --help        show this help\n\n"
            "Examples:\n"
            "  sockit listen 5000 > upload.bin           # receive one file\n"
-           "  sockit listen -k -v unix:/tmp/s.sock       # a debug peer for a Unix client\n");
+           "  sockit listen -k -v unix:/tmp/s.sock       # a debug peer for a Unix client\n"
+           "  sockit listen -u -v 127.0.0.1:5353         # print the datagrams sent there\n");
 }
 
-/* Wait for and accept one client on any of the listeners. Returns the fd or -1. */
-static int accept_one(const int *fds, int n, sk_addr_t *peer)
+/* Wait for and accept one client on any of the listeners, at most `wait` seconds
+ * (SK_TIMEOUT_NONE: for ever). Returns the fd, or -1 after reporting. */
+static int accept_one(const int *fds, int n, double wait, sk_addr_t *peer)
 {
     struct pollfd p[SK_LISTEN_MAX];
     for (int i = 0; i < n; i++)
         p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
-        if (poll(p, (nfds_t)n, -1) < 0) {
+        int timeout = -1;
+        if (wait > 0) {
+            struct timespec t;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            double left = wait - ((double)(t.tv_sec - t0.tv_sec) +
+                                  (double)(t.tv_nsec - t0.tv_nsec) / 1e9);
+            if (left <= 0) {
+                cli_error("listen: no client within %g s (-w)", wait);
+                return -1;
+            }
+            timeout = (int)(left * 1000) + 1;
+        }
+        int r = poll(p, (nfds_t)n, timeout);
+        if (r < 0) {
             if (errno == EINTR)
                 continue;
             cli_error("poll: %s", strerror(errno));
             return -1;
         }
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n && r > 0; i++) {
             if (!p[i].revents)
                 continue;
             int fd = sk_accept(fds[i], peer);
@@ -107,23 +141,60 @@ static int stdout_broken(void)
     return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLNVAL));
 }
 
+/* The stream listener: accept, pump, and with -k again. Returns the exit status. */
+static int serve_streams(int *fds, int n, int keep, struct nc_opts *o)
+{
+    int r = 0;
+    do {
+        sk_addr_t peer;
+        char as[SK_ADDRSTRLEN], shown[SK_ESCAPE_MAX(SK_ADDRSTRLEN)];
+        int fd = accept_one(fds, n, o->wait, &peer);
+        if (fd < 0)
+            return 1;
+        if (!keep) { /* nc -l: one client; later ones are refused (before we say so) */
+            for (int i = 0; i < n; i++)
+                sk_close(fds[i]);
+            n = 0;
+            remove_unix_file();
+        }
+        sk_addr_str(&peer, as);
+        if (o->verbose) /* a Unix client chose its own name: print it escaped */
+            fprintf(stderr, "Connection received on %s\n",
+                    (sk_escape(shown, sizeof shown, as, strlen(as)), shown));
+        o->po.peer = as;
+        r = sk_settimeout(fd, 0) == 0 ? cli_nc_socket(o, fd, as) : 1;
+        if (r == 0)
+            r = cli_pump(fd, &o->po);
+        sk_close(fd);
+        if (keep && r != 0 && !stdout_broken())
+            r = 0; /* one client's failure is that client's problem: take the next */
+    } while (keep && r == 0);
+    for (int i = 0; i < n; i++)
+        sk_close(fds[i]);
+    return r;
+}
+
 int cmd_listen(int argc, char **argv)
 {
     static const struct option longopts[] = {
+        CLI_NC_LONGOPTS,
         {"keep-open", no_argument, NULL, 'k'},
-        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int keep = 0, verbose = 0, c;
+    struct nc_opts o;
+    cli_nc_init(&o);
+    int keep = 0, c;
     cli_getopt_reset();
-    while ((c = getopt_long(argc, argv, ":kvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":" CLI_NC_SHORTOPTS "kh", longopts, NULL)) != -1) {
+        int taken = cli_nc_option(&o, c, optarg);
+        if (taken < 0)
+            return EXIT_USAGE;
+        if (taken)
+            continue;
         switch (c) {
         case 'k':
             keep = 1;
-            break;
-        case 'v':
-            verbose = 1;
             break;
         case 'h':
             listen_help();
@@ -136,6 +207,8 @@ int cmd_listen(int argc, char **argv)
         return cli_usage("listen", "missing ADDR");
     if (optind + 1 < argc)
         return cli_usage("listen", "unexpected argument '%s'", argv[optind + 1]);
+    if (cli_nc_check("listen", &o))
+        return EXIT_USAGE;
     sk_endpoint_t ep;
     char err[SK_ERRLEN];
     int fds[SK_LISTEN_MAX];
@@ -144,7 +217,12 @@ int cmd_listen(int argc, char **argv)
         cli_error("%s", err);
         return EXIT_USAGE;
     }
-    if (cli_parse_only) return 0;
+    if (ep.family == AF_UNIX && o.keepalive)
+        return cli_usage("listen", "--keepalive applies to TCP, not to unix: addresses");
+    if (cli_parse_only)
+        return 0;
+    if (cli_nc_start(&o) < 0)
+        return 1;
 
     /* The handler removes our socket file: keep it out until the file is recorded, so
      * that a signal can neither leave the file behind nor see it half written. */
@@ -160,9 +238,10 @@ int cmd_listen(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
-    n = sk_listen_endpoint(&ep, SOCK_STREAM, 0, fds, SK_LISTEN_MAX, err);
+    n = sk_listen_endpoint(&ep, o.udp ? SOCK_DGRAM : SOCK_STREAM, 0, fds, SK_LISTEN_MAX, err);
     if (n < 0) {
         cli_error("%s", err);
+        cli_hexdump_close();
         return 1;
     }
     for (int i = 0; i < n; i++) {
@@ -171,38 +250,24 @@ int cmd_listen(int argc, char **argv)
             remember_unix_file(fds[i]);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
-    for (int i = 0; i < n && verbose; i++) {
+    for (int i = 0; i < n && o.verbose; i++) {
         sk_addr_t a;
         char as[SK_ADDRSTRLEN];
         if (sk_getsockname(fds[i], &a) == 0)
-            fprintf(stderr, "Listening on %s\n", sk_addr_str(&a, as));
+            fprintf(stderr, "Listening on %s%s\n", sk_addr_str(&a, as), o.udp ? " (udp)" : "");
     }
-    int r = 0;
-    do {
-        sk_addr_t peer;
-        char as[SK_ADDRSTRLEN];
-        int fd = accept_one(fds, n, &peer);
-        if (fd < 0) {
-            r = 1;
-            break;
-        }
-        if (!keep) { /* nc -l: one client; later ones are refused (before we say so) */
-            for (int i = 0; i < n; i++)
-                sk_close(fds[i]);
-            n = 0;
-            remove_unix_file();
-        }
-        sk_addr_str(&peer, as);
-        if (verbose)
-            fprintf(stderr, "Connection received on %s\n", as);
-        struct pump_opts po = {.half_close = 1, .quit_after = -1, .peer = as};
-        r = sk_settimeout(fd, 0) == 0 ? cli_pump(fd, &po) : 1;
-        sk_close(fd);
-        if (keep && r != 0 && !stdout_broken())
-            r = 0; /* one client's reset is that client's problem: take the next */
-    } while (keep && r == 0);
-    for (int i = 0; i < n; i++)
-        sk_close(fds[i]);
+    int r;
+    if (o.udp) {
+        struct udp_opts uo = {.peer = argv[optind], .listen = 1, .keep = keep,
+                              .verbose = o.verbose, .crlf = o.po.crlf,
+                              .quit_after = o.po.quit_after, .idle_timeout = o.po.idle_timeout};
+        r = cli_udp_pump(fds, (size_t)n, &uo);
+        for (int i = 0; i < n; i++)
+            sk_close(fds[i]);
+    } else {
+        r = serve_streams(fds, n, keep, &o);
+    }
     remove_unix_file();
+    cli_hexdump_close();
     return r;
 }

@@ -50,6 +50,39 @@ void cli_getopt_reset(void)
     optind = 0;
 }
 
+/* What nc, ncat and socat users type that sockit spells another way: the hint printed
+ * after "unknown option". cmd NULL matches every command. */
+static const struct nc_hint {
+    const char *cmd, *opt, *hint;
+} nc_hints[] = {
+    {"connect", "-l", "to listen, use 'sockit listen ADDR' (nc -l)"},
+    {"connect", "-z", "to scan ports, use 'sockit probe HOST PORTS' (nc -z)"},
+    {"connect", "-N", "connect shuts its write side down at stdin EOF by default, as nc -N "
+                      "does (--no-half-close turns that off)"},
+    {"connect", "-k", "-k keeps a listener open: 'sockit listen -k ADDR'"},
+    {"connect", "-M", "the hop limit is --ttl N (with --udp)"},
+    {"listen", "-p", "listen takes the address as its argument: 'sockit listen :PORT' "
+                     "(nc -l -p PORT)"},
+    {"listen", "-s", "listen takes the address as its argument: 'sockit listen ADDR:PORT'"},
+    {"listen", "--chat", "for a chat room use 'sockit serve chat -l ADDR'"},
+    {"listen", "--broker", "for a chat room use 'sockit serve chat -l ADDR'"},
+    {"listen", "--allow", "access rules belong to 'sockit serve SERVICE --allow CIDR'"},
+    {"listen", "--deny", "access rules belong to 'sockit serve SERVICE --deny CIDR'"},
+    {"listen", "-m", "limits belong to 'sockit serve SERVICE --max-conns N'"},
+    {"listen", "--max-conns", "limits belong to 'sockit serve SERVICE --max-conns N'"},
+    {NULL, "-U", "a Unix socket is an address: unix:/PATH (nc -U PATH)"},
+    {NULL, "-4", "give the address in that family: 127.0.0.1:PORT (or a name)"},
+    {NULL, "-6", "give the address in that family: [::1]:PORT (or a name)"},
+    {NULL, "-o", "--hex-dump FILE records every byte each way (ncat -o writes raw data)"},
+    {NULL, "--output", "--hex-dump FILE records every byte each way"},
+    {NULL, "-x", "ncat's -x (a hex dump) is --hex-dump FILE; nc's -x (a proxy) has no sockit "
+                 "form yet"},
+    {NULL, "-d", "to send nothing, give stdin /dev/null: '< /dev/null' (nc -d)"},
+    {NULL, "--recv-only", "to send nothing, give stdin /dev/null: '< /dev/null'"},
+    {NULL, "--send-only", "to keep nothing, send stdout to /dev/null: '> /dev/null'"},
+    {"probe", "-z", "probe only ever connects, as nc -z does: drop the -z"},
+};
+
 int cli_bad_option(const char *cmd, int c, char **argv)
 {
     char opt[64];
@@ -59,6 +92,13 @@ int cli_bad_option(const char *cmd, int c, char **argv)
         snprintf(opt, sizeof opt, "%s", argv[optind - 1]);
     if (c == ':')
         return cli_usage(cmd, "option '%s' needs a value", opt);
+    size_t optlen = strcspn(opt, "="); /* --output=FILE is --output */
+    for (size_t i = 0; i < sizeof nc_hints / sizeof nc_hints[0]; i++) {
+        const struct nc_hint *h = &nc_hints[i];
+        if ((!h->cmd || (cmd && strcmp(h->cmd, cmd) == 0)) && strlen(h->opt) == optlen &&
+            strncmp(h->opt, opt, optlen) == 0)
+            return cli_usage(cmd, "unknown option '%s': %s", opt, h->hint);
+    }
     return cli_usage(cmd, "unknown option '%s'", opt);
 }
 

@@ -804,11 +804,12 @@ class ConnectFrame(Case):
 
     def test_fixed_wrong_length_warns_and_continues(self):
         """--frame fixed:4: a stdin line of the wrong length is reported (naming the line)
-        and not sent; the others are"""
+        and not sent; the others are, and the exit status says not all of stdin went (1)"""
         ps = PyServer()
         r = sk_connect(ps.port, "fixed:4", b"good\ntoo long\nabcd\nxy\n1234\n")
         self.assertEqual(ps.join(), b"goodabcd1234")
-        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"2 stdin lines not sent", r.stderr)
         self.assertIn(b"line 2", r.stderr)
         self.assertIn(b"line 4", r.stderr)
         self.assertNotIn(b"line 3", r.stderr)
@@ -851,12 +852,19 @@ class ConnectFrame(Case):
         self.assertIn(b"inside a frame", r.stderr)
 
     def test_stdin_line_over_max(self):
-        """a stdin line over --max-frame: exit 1 with a message naming --max-frame"""
-        ps = PyServer()
-        r = sk_connect(ps.port, "len32", b"short\n" + b"L" * 11 + b"\n", "--max-frame", "10")
-        ps.join()
-        self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(b"max", r.stderr)
+        """a stdin line over --max-frame is reported and skipped: the lines before and
+        after it are sent (a 1 MiB line too, which no buffer holds), and the exit status
+        is 1 because not all of stdin went out (issue 12)"""
+        for big in (11, 1 << 20):
+            with self.subTest(line=big):
+                ps = PyServer()
+                r = sk_connect(ps.port, "len32", b"short\n" + b"L" * big + b"\nafter\n",
+                               "--max-frame", "10")
+                ps.join()
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertEqual(ps.got, b"\0\0\0\x05short\0\0\0\x05after")
+                self.assertIn(b"stdin line 2 is over the 10-byte maximum frame", r.stderr)
+                self.assertIn(b"1 stdin line not sent", r.stderr)
 
     def test_usage_errors(self):
         """connect --frame bogus / fixed:0 / --max-frame 0 / eof with --no-half-close: 2"""
