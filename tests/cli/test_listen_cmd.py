@@ -74,22 +74,7 @@ class Listen(Server):
         return rc, took
 
 
-def read_fd(f, n, timeout=TIMEOUT):
-    """Up to n bytes from a pipe (file object), bounded; fewer only at EOF or deadline."""
-    got = b""
-    deadline = time.monotonic() + timeout
-    while len(got) < n:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        r, _, _ = select.select([f], [], [], left)
-        if not r:
-            break
-        chunk = os.read(f.fileno(), n - len(got))
-        if not chunk:
-            break
-        got += chunk
-    return got
+read_fd = sktest.read_pipe
 
 
 def unix_client(path, timeout=TIMEOUT):

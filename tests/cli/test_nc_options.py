@@ -434,10 +434,10 @@ class UdpListen(Case):
         nc.stdin.write(b"ping\n")
         nc.stdin.flush()
         read_stderr_line(lp, r"Connection received on 127\.0\.0\.1:\d+ \(udp\)")
-        self.assertEqual(sktest_read(lp.stdout, 5), b"ping\n")
+        self.assertEqual(sktest.read_pipe(lp.stdout, 5), b"ping\n")
         lp.stdin.write(b"pong\n")
         lp.stdin.flush()
-        self.assertEqual(sktest_read(nc.stdout, 5), b"pong\n")
+        self.assertEqual(sktest.read_pipe(nc.stdout, 5), b"pong\n")
         for p in (nc, lp):
             p.kill()
             p.wait(5)
@@ -456,10 +456,10 @@ class UdpListen(Case):
                 for s in (a, b):
                     s.settimeout(TIMEOUT)
                 a.sendto(b"from a\n", ("127.0.0.1", port))
-                self.assertEqual(sktest_read(lp.stdout, 7), b"from a\n")
+                self.assertEqual(sktest.read_pipe(lp.stdout, 7), b"from a\n")
                 b.sendto(b"from b\n", ("127.0.0.1", port))
                 if keep:
-                    self.assertEqual(sktest_read(lp.stdout, 7), b"from b\n")
+                    self.assertEqual(sktest.read_pipe(lp.stdout, 7), b"from b\n")
                 else:
                     read_stderr_line(lp, r"Ignored 7 bytes from 127\.0\.0\.1:\d+")
                 lp.stdin.write(b"answer\n")
@@ -469,22 +469,6 @@ class UdpListen(Case):
                 lp.wait(5)
                 a.close()
                 b.close()
-
-
-def sktest_read(f, n, timeout=TIMEOUT):
-    """Exactly n bytes from a pipe, bounded."""
-    import select
-    got = b""
-    deadline = time.monotonic() + timeout
-    while len(got) < n:
-        r, _, _ = select.select([f.fileno()], [], [], max(0.0, deadline - time.monotonic()))
-        if not r:
-            break
-        chunk = os.read(f.fileno(), n - len(got))
-        if not chunk:
-            break
-        got += chunk
-    return got
 
 
 class UdpBroadcast(Case):

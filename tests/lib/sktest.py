@@ -629,3 +629,21 @@ def sanitizer_reports(lines):
     fork child's TSan exit status is never seen, so a test that checks only exit statuses
     would miss them: check the server's log."""
     return [line for line in lines if _SANITIZER_RE.search(line)]
+
+
+def read_pipe(f, n, timeout=DEFAULT_TIMEOUT):
+    """Up to n bytes from a pipe (file object), bounded; fewer only at EOF or deadline."""
+    got = b""
+    deadline = time.monotonic() + timeout
+    while len(got) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        r, _, _ = select.select([f], [], [], left)
+        if not r:
+            break
+        chunk = os.read(f.fileno(), n - len(got))
+        if not chunk:
+            break
+        got += chunk
+    return got
