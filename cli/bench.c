@@ -186,12 +186,20 @@ struct worker {
     char first_err[SK_ERRLEN];
 };
 
-static volatile sig_atomic_t g_stop;
+/* Set by SIGINT/SIGTERM, read by every worker: an int accessed only with __atomic
+ * builtins (lock-free, so the handler may store it), not a volatile sig_atomic_t, which
+ * orders nothing between threads. */
+static int g_stop;
 
 static void on_stop_signal(int sig)
 {
     (void)sig;
-    g_stop = 1;
+    __atomic_store_n(&g_stop, 1, __ATOMIC_RELAXED);
+}
+
+static int stopping(void)
+{
+    return __atomic_load_n(&g_stop, __ATOMIC_RELAXED);
 }
 
 static int64_t now_ns(void)
@@ -1084,11 +1092,11 @@ static void *worker_main(void *arg)
     flush_dirty(w, now);
     for (;;) {
         now = now_ns();
-        if (!w->ending && (g_stop || now >= b->t_end ||
+        if (!w->ending && (stopping() || now >= b->t_end ||
                            (w->has_quota && w->quota == 0 && now >= b->t_measure))) {
             w->ending = 1;
             w->hard_end = now + b->timeout_ns + (b->o.udp ? TICK_NS : 0);
-            if (g_stop && w->hard_end > now + 1000000000LL)
+            if (stopping() && w->hard_end > now + 1000000000LL)
                 w->hard_end = now + 1000000000LL;
         }
         if (w->ending) {
@@ -1264,7 +1272,7 @@ static size_t connect_all(struct bench *b, const sk_addr_t *addrs, size_t naddrs
             ms = 100;
         if (poll(pfds, np, ms) < 0 && errno != EINTR)
             break;
-        if (g_stop)
+        if (stopping())
             deadline = now;
     }
     free(cs);
@@ -1700,7 +1708,7 @@ static int run_workers(struct bench *b, struct worker *ws, size_t T)
         int e = pthread_create(&ws[started].tid, NULL, worker_main, &ws[started]);
         if (e) {
             cli_error("bench: pthread_create: %s", strerror(e));
-            g_stop = 1;
+            on_stop_signal(0);
             rc = -1;
             break;
         }
@@ -1830,7 +1838,7 @@ int cmd_bench(int argc, char **argv)
     if (err[0])
         cli_error("%s", err);
 
-    if (connected > 0 && !g_stop) {
+    if (connected > 0 && !stopping()) {
         for (size_t i = 0; i < T; i++) {
             ws[i].idx = (int)i;
             if (worker_init(&ws[i], &b) < 0) {
@@ -1873,7 +1881,7 @@ int cmd_bench(int argc, char **argv)
         /* The measured window: to the duration's end, or to the last completion when the
          * run ended early (-n, a stop signal, giving up). */
         int64_t end = last < b.t_end ? last : b.t_end;
-        if (o->mode != MODE_BULK && rep.st.last_done > 0 && (!o->has_duration || g_stop))
+        if (o->mode != MODE_BULK && rep.st.last_done > 0 && (!o->has_duration || stopping()))
             end = rep.st.last_done;
         rep.elapsed = end > b.t_measure ? (double)(end - b.t_measure) / 1e9 : 0;
     } else {
