@@ -2013,8 +2013,11 @@ static int run_workers(struct bench *b, struct worker *ws, size_t T)
             fin += (size_t)__atomic_load_n(&ws[i].finished, __ATOMIC_ACQUIRE);
         if (fin == started)
             break;
+        /* Interval lines end before the duration does: the last one is printed below,
+         * cut at the duration's end, once the workers are done. */
+        int due = ivl && next_ivl < b->t_end;
         int64_t now = now_ns(), wait = 50000000;
-        if (ivl && next_ivl - now < wait)
+        if (due && next_ivl - now < wait)
             wait = next_ivl > now ? next_ivl - now : 0;
         struct timespec ts = {0, (long)wait};
         nanosleep(&ts, NULL);
@@ -2023,7 +2026,7 @@ static int run_workers(struct bench *b, struct worker *ws, size_t T)
             progress(b, ws, started, now);
             next_progress = now + PROGRESS_NS;
         }
-        if (ivl && now >= next_ivl && now <= b->t_end) {
+        if (due && now >= next_ivl) {
             struct live is;
             live_sum(ws, started, &is);
             interval_line(b, ivf, last_ivl - b->t_measure, now - b->t_measure, &was, &is);
