@@ -26,13 +26,18 @@
  * loop; with --rate, its intended send time on the worker's schedule (one request every
  * T/rate seconds), so a stalled server delays the schedule's requests and their latency
  * counts the wait (coordinated omission corrected, as wrk2 does). A request counts
- * when its timestamp falls after the warmup. The run ends at the duration (or when -n
- * requests were issued); requests in flight then get until the timeout to finish, and
- * whatever is still in flight after that counts as timed out.
+ * when its timestamp falls after the warmup and its response verified (a response that
+ * differs is a mismatch, an error). The run ends at the duration (or when -n requests
+ * were issued); what is in flight then gets one grace, min(GRACE_NS, timeout) after a
+ * duration and the timeout after -n, and whatever is still in flight after that counts
+ * as timed out (UDP: lost; bulk: the bytes not echoed back, a short_read). A UDP
+ * datagram unanswered within the timeout is lost, and its slot sends again.
  *
  * Errors never stop a stream for good: the connection is closed, its in-flight
- * requests count as failed, the error is counted by kind, and the stream reconnects to
- * the winning address (after RETRY_NS if the connect itself failed). A worker that
+ * requests count as failed (bulk: its unechoed bytes as lost), the error is counted by
+ * kind, and the stream reconnects to the winning address (after RETRY_NS if the connect
+ * itself failed), from its --source address (stream i from source i mod n), with all its
+ * verification state (bulk offsets included) starting again from zero. A worker that
  * completes nothing for twice the timeout gives up.
  */
 #include <errno.h>
@@ -83,6 +88,9 @@
 #define HIST_SIGFIGS 3
 #define FD_HEADROOM 32
 #define PROGRESS_NS 500000000LL
+#define GRACE_NS 1000000000LL /* after the duration, requests in flight get min(this, -w) */
+#define SOURCES_MAX 64        /* --source given this many times at most */
+#define INTERVAL_MIN 0.1      /* --interval's smallest value, in seconds */
 
 enum mode { MODE_ECHO, MODE_BULK, MODE_CONNECT };
 static const char *const mode_names[] = {"echo", "bulk", "connect"};
@@ -94,7 +102,8 @@ enum err_kind {
     E_CONNECT,         /* any other connect failure */
     E_RESET,           /* reset by the peer (ECONNRESET, EPIPE) */
     E_CLOSED,          /* the peer closed with nothing in flight */
-    E_SHORT,           /* the peer closed in the middle of a response */
+    E_SHORT,           /* the peer closed in the middle of a response; bulk: bytes never
+                          echoed back by the end of the run and its grace */
     E_TIMEOUT,         /* no byte for a request in flight within the timeout */
     E_PROTO,           /* bytes nobody asked for, or a response frame over the limit */
     E_IO,              /* any other socket error */
@@ -115,7 +124,11 @@ struct opts {
     double duration, rate, warmup, timeout;
     int has_duration, has_timeout;
     uint64_t requests; /* 0: no limit */
-    const char *histfile;
+    const char *histfile; /* "-": stdout */
+    double interval;      /* --interval: seconds between interval lines (0: none) */
+    const char *sources[SOURCES_MAX]; /* --source, in order */
+    size_t nsources;
+    int source_port;      /* --source-port (0: any) */
 };
 
 /* Shared by every worker, read-only once they start. */
@@ -129,6 +142,8 @@ struct bench {
     unsigned char *pattern; /* bulk: 2 * PERIOD bytes */
     int64_t t_begin, t_measure, t_end; /* monotonic ns; t_end INT64_MAX: no duration */
     int64_t timeout_ns;
+    sk_source_t *srcs;     /* one per --source (or one for --source-port alone); NULL: none */
+    size_t nsrcs;
 };
 
 enum conn_state { C_IDLE, C_CONNECTING, C_OPEN };
@@ -158,9 +173,10 @@ struct conn {
 };
 
 struct stats {
-    uint64_t ok, mismatch, failed, timeouts_at_end;
+    uint64_t ok, mismatch, failed, timeouts_at_end; /* ok: verified (or --no-verify) */
     uint64_t err[E_COUNT];
     uint64_t bytes_out, bytes_in; /* bulk, within the measured window */
+    uint64_t bytes_lost;          /* bulk, verifying: sent, never echoed (whole run) */
     uint64_t lost, reordered, duplicated, late;
     int64_t last_done; /* last counted completion */
 };
@@ -180,18 +196,28 @@ struct worker {
     uint64_t quota;           /* requests (bulk: bytes) still to issue in the window */
     int64_t interval_ns;      /* open loop: time between scheduled requests */
     int64_t sched_next;       /* open loop: intended time of the next request */
-    int64_t next_tick, hard_end, last_progress, finished_at;
-    uint64_t live_done;       /* counted completions, read by the progress line */
+    int64_t next_tick, end_at, hard_end, last_progress, finished_at; /* end_at: ending began */
+    uint64_t live_done;       /* verified completions, read by the progress line */
+    uint64_t live_errors;     /* errors so far (mismatches included), for --interval */
+    uint64_t live_out, live_in, live_lost; /* bulk bytes / UDP datagrams lost so far */
     int finished;             /* read by the main thread */
     char first_err[SK_ERRLEN];
 };
 
-static volatile sig_atomic_t g_stop;
+/* Set by SIGINT/SIGTERM, read by every worker: an int accessed only with __atomic
+ * builtins (lock-free, so the handler may store it), not a volatile sig_atomic_t, which
+ * orders nothing between threads. */
+static int g_stop;
 
 static void on_stop_signal(int sig)
 {
     (void)sig;
-    g_stop = 1;
+    __atomic_store_n(&g_stop, 1, __ATOMIC_RELAXED);
+}
+
+static int stopping(void)
+{
+    return __atomic_load_n(&g_stop, __ATOMIC_RELAXED);
 }
 
 static int64_t now_ns(void)
@@ -213,18 +239,24 @@ static void bench_help(void)
         "           -s bytes in flight; a response must equal its request byte for byte\n"
         "           (each request carries a distinct stamp, so reordering shows too)\n"
         "  bulk     each connection writes a pseudo-random stream and reads at the same\n"
-        "           time: MiB/s each way (echoed bytes are verified; --no-verify for\n"
-        "           discard or chargen)\n"
+        "           time: MiB/s each way. Echoed bytes are verified; bytes never echoed\n"
+        "           back (by the end and its grace) are an error, short_read\n"
+        "           (--no-verify for discard or chargen)\n"
         "  connect  connect, one round trip, close with a reset (SO_LINGER 0, so no\n"
         "           TIME_WAIT eats the local ports): connections per second\n"
-        "With --udp (echo mode only) every request is one datagram; datagrams lost (no\n"
-        "answer within the timeout), reordered and duplicated are counted.\n\n"
+        "A request counts when its response verified; one that differs is a mismatch, an\n"
+        "error. With --udp (echo mode only) every request is one datagram; a datagram not\n"
+        "answered within the timeout is lost, counted, and its slot sends the next one (so\n"
+        "a lossy server slows a closed loop, never stops it); reordered and duplicated\n"
+        "datagrams are counted. Lost datagrams are reported but are not errors.\n"
+        "\n"
         "Options:\n"
         "  -c, --conns N        connections (UDP sockets) (default %d)\n"
         "  -s, --size BYTES     request size on the wire, framing included (default %d;\n"
         "                       K and M suffixes; bulk: bytes per counted chunk)\n"
         "  -p, --pipeline N     requests in flight per connection (default 1)\n"
-        "  -d, --duration SEC   measure for SEC seconds (default 10)\n"
+        "  -d, --duration SEC   measure for SEC seconds (default 10); what is in flight\n"
+        "                       then gets one grace of 1 s (-w if shorter), no more\n"
         "  -n, --requests N     stop after N requests (with -d: whichever comes first)\n"
         "  -r, --rate N         open loop: N requests/s in all, on a fixed schedule;\n"
         "                       latency counts from each request's intended send time\n"
@@ -234,28 +266,47 @@ static void bench_help(void)
         "                       big-endian length, then -s - 4 bytes)\n"
         "      --warmup SEC     run SEC seconds before measuring (default 0)\n"
         "  -w, --timeout SEC    connect timeout, and the longest wait for a request in\n"
-        "                       flight; a datagram unanswered this long is lost\n"
-        "                       (default 5; 1 with --udp)\n"
+        "                       flight (no reply: a timeout error); a datagram unanswered\n"
+        "                       this long is lost (default 5; 1 with --udp)\n"
         "  -u, --udp            UDP (or Unix datagram) echo\n"
         "      --mode M         echo, bulk or connect\n"
         "      --no-verify      do not check the bytes that come back\n"
+        "      --source ADDR    connect from local address ADDR (nc -s); give it several\n"
+        "                       times to spread the connections over them in turn, each\n"
+        "                       address with its own 64 K ports\n"
+        "      --source-port PORT\n"
+        "                       connect from local port PORT (nc -p); one connection per\n"
+        "                       source address (-c 1, or -c up to the number of --source)\n"
+        "      --interval SEC   print a line every SEC seconds: requests/s (bulk: MiB/s\n"
+        "                       each way) and errors so far (stderr with --json)\n"
         "      --json           print one JSON object instead of the report\n"
         "      --histogram FILE write the latency distribution (us) in HdrHistogram's\n"
-        "                       percentile text format\n"
-        "  -h, --help           show this help\n\n"
-        "Output: a progress line on stderr while running (only on a terminal), then the\n"
-        "report on stdout: requests, requests/s, MiB/s, latency min/p50/p90/p99/p99.9/max\n"
-        "and errors by kind (refused, connect_timeout, connect, reset, closed, short_read,\n"
-        "timeout, protocol, io). --json keys: mode, address, transport, conns, threads,\n"
-        "size, pipeline, frame, rate, warmup_s, duration_s, requests, rps, mbps,\n"
-        "latency_us {min, p50, p90, p99, p999, max}, errors, errors_by_kind, failed,\n"
-        "mismatches; bulk adds mbps_in, mbps_out, bytes_in, bytes_out; connect adds cps;\n"
-        "UDP adds lost, reordered, duplicated, late.\n\n"
-        "Exit status: 0, or 1 when no request succeeded or any response mismatched (or on\n"
-        "a runtime error), 2 on a usage error.\n\n"
+        "                       percentile text format (opened before the run; - for\n"
+        "                       stdout, after the report)\n"
+        "  -h, --help           show this help\n"
+        "\n"
+        "Output: the header (what runs) on stdout at the start, a progress line on\n"
+        "stderr while running (only on a terminal, without --interval), then the report\n"
+        "on stdout: measured time, requests, requests/s, MiB/s, latency\n"
+        "min/p50/p90/p99/p99.9/max (\"-\" when nothing verified) and errors by kind\n"
+        "(refused, connect_timeout, connect, reset, closed, short_read, timeout,\n"
+        "protocol, io) with the mismatches. --json keys:\n"
+        "mode, address, transport, conns, threads, size, pipeline, frame, rate, warmup_s,\n"
+        "duration_s, requests, rps, mib_per_s, bits_per_s, latency_us {min, p50, p90, p99,\n"
+        "p999, max} (null when nothing verified), errors (mismatches included),\n"
+        "errors_by_kind (the kinds and mismatch), lost (requests lost with failed\n"
+        "connections or timed out; UDP: datagrams too), mismatches; bulk adds\n"
+        "mib_per_s_out, mib_per_s_in, bits_per_s_out, bits_per_s_in, bytes_out, bytes_in,\n"
+        "bytes_lost; connect adds cps; UDP adds reordered, duplicated, late.\n"
+        "\n"
+        "Exit status: 0; 1 when no request verified, any response mismatched, (bulk,\n"
+        "verifying) any byte sent was not echoed back, or on a runtime error; 2 on a usage\n"
+        "error. Lost requests and datagrams are reported but do not change it.\n\n"
         "Examples:\n"
         "  $ sockit serve echo -l 127.0.0.1:5000 &\n"
         "  $ sockit bench -c 50 -d 5 127.0.0.1:5000\n"
+        "  $ sockit bench -d 60 --interval 1 127.0.0.1:5000 | tee run.log\n"
+        "  $ sockit bench -c 2000 --source 127.0.0.2 --source 127.0.0.3 127.0.0.1:5000\n"
         "  $ sockit bench -p 16 --frame line -n 100000 --json 127.0.0.1:5000\n"
         "  $ sockit bench -r 20000 -c 20 -d 10 --histogram lat.hgrm 127.0.0.1:5000\n"
         "  $ sockit bench --mode bulk -c 4 -s 64K -d 5 unix:/tmp/echo.sock\n"
@@ -362,9 +413,24 @@ static enum err_kind connect_kind(int e)
     return e == ECONNREFUSED ? E_REFUSED : e == ETIMEDOUT ? E_CONNECT_TIMEOUT : E_CONNECT;
 }
 
+/* One more error for the --interval lines (the worker is the only writer). */
+static void live_error(struct worker *w)
+{
+    __atomic_store_n(&w->live_errors, __atomic_load_n(&w->live_errors, __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
+}
+
+static void count_mismatch(struct worker *w)
+{
+    w->st.mismatch++;
+    live_error(w);
+}
+
+/* Count an error of kind k; the first one with a code (0: none) gives the message. */
 static void note_error(struct worker *w, enum err_kind k, int code)
 {
     w->st.err[k]++;
+    live_error(w);
     if (!w->first_err[0] && code) {
         char a[SK_ADDRSTRLEN];
         snprintf(w->first_err, sizeof w->first_err, "%s %s: %s",
@@ -401,12 +467,19 @@ static uint64_t counted_inflight(const struct worker *w, const struct conn *c)
     return n;
 }
 
-/* Close c (with a reset if rst); in-flight requests count as failed. */
+/* Close c (with a reset if rst); in-flight requests count as failed, and in bulk mode
+ * (verifying) the bytes sent and never echoed are lost. Everything a connection verifies
+ * against (the bulk offsets included) starts again from 0 on the next one. */
 static void conn_close(struct worker *w, struct conn *c, int rst)
 {
     if (c->fd < 0)
         return;
     w->st.failed += counted_inflight(w, c);
+    if (w->b->o.mode == MODE_BULK && w->b->o.verify && c->tx > c->rx) {
+        w->st.bytes_lost += c->tx - c->rx;
+        __atomic_store_n(&w->live_lost, w->st.bytes_lost, __ATOMIC_RELAXED);
+    }
+    c->tx = c->rx = 0;
     if (rst) {
         struct linger lg = {.l_onoff = 1, .l_linger = 0};
         setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -604,8 +677,15 @@ static void on_connected(struct worker *w, struct conn *c, int64_t now)
     refill(w, c, now);
 }
 
-/* Start a non-blocking connect to the winning address. A failure is counted and
- * retried RETRY_NS later. */
+/* Where connection c binds before connecting: the --source addresses in turn
+ * (connection i from source i mod n); NULL without --source or --source-port. */
+static const sk_source_t *conn_source(const struct bench *b, const struct conn *c)
+{
+    return b->nsrcs ? &b->srcs[c->id % b->nsrcs] : NULL;
+}
+
+/* Start a non-blocking connect to the winning address (from c's source). A failure is
+ * counted and retried RETRY_NS later. */
 static void conn_start(struct worker *w, struct conn *c, int64_t now)
 {
     const sk_addr_t *a = &w->b->peer;
@@ -621,7 +701,20 @@ static void conn_start(struct worker *w, struct conn *c, int64_t now)
     c->fd = fd;
     c->state = C_CONNECTING;
     c->active_at = now;
-    int r = connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0 ? 0 : -errno;
+    const sk_source_t *src = conn_source(w->b, c);
+    int r = sk_source_bind(src, fd, sk_addr_family(a));
+    if (r < 0) {
+        if (!w->first_err[0]) {
+            char as[SK_ADDRSTRLEN], ss[SK_ADDRSTRLEN];
+            snprintf(w->first_err, sizeof w->first_err, "connect %s from %s: %s",
+                     sk_addr_str(a, as), sk_source_str(src, ss),
+                     r == SK_ENOADDR ? "no source address of this family" : sk_strerror(r));
+        }
+        note_error(w, E_CONNECT, 0);
+        conn_close(w, c, 0);
+        return;
+    }
+    r = connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0 ? 0 : -errno;
     if (r == 0 || r == -EINPROGRESS) {
         set_events(w, c, EPOLLOUT, EPOLL_CTL_ADD);
         if (r == 0)
@@ -632,20 +725,21 @@ static void conn_start(struct worker *w, struct conn *c, int64_t now)
     conn_close(w, c, 0);
 }
 
-/* A response is complete. */
+/* A response is complete: a request done when it verified (or --no-verify), an error
+ * (a mismatch) when it did not. */
 static void complete(struct worker *w, struct conn *c, int64_t now)
 {
     const struct bench *b = w->b;
     int64_t ts = c->ts[c->done % b->depth];
     if (ts >= b->t_measure) {
         if (c->bad) {
-            w->st.mismatch++;
+            count_mismatch(w);
         } else {
             w->st.ok++;
             sk_hist_record(w->hist, now - ts);
+            __atomic_store_n(&w->live_done, w->st.ok, __ATOMIC_RELAXED);
         }
         w->st.last_done = now;
-        __atomic_store_n(&w->live_done, w->st.ok + w->st.mismatch, __ATOMIC_RELAXED);
     }
     c->done++;
     c->roff = 0;
@@ -781,7 +875,7 @@ static void bulk_write(struct worker *w, struct conn *c, int64_t now)
         budget -= (size_t)r;
         if (measuring && now < b->t_end) {
             w->st.bytes_out += (uint64_t)r;
-            __atomic_store_n(&w->live_done, w->st.bytes_out / b->o.size, __ATOMIC_RELAXED);
+            __atomic_store_n(&w->live_out, w->st.bytes_out, __ATOMIC_RELAXED);
             if (w->has_quota)
                 w->quota -= (uint64_t)r;
         }
@@ -802,8 +896,8 @@ static void bulk_read(struct worker *w, struct conn *c)
                 conn_fail(w, c, io_kind(errno), -errno, now);
             return;
         }
-        if (r == 0) {
-            conn_fail(w, c, E_CLOSED, -ECONNRESET, now);
+        if (r == 0) { /* a FIN, not a reset */
+            conn_fail(w, c, E_CLOSED, SK_EEOF, now);
             return;
         }
         size_t len = (size_t)r;
@@ -820,11 +914,13 @@ static void bulk_read(struct worker *w, struct conn *c)
                 done += n;
             }
             if (bad && now >= b->t_measure)
-                w->st.mismatch++;
+                count_mismatch(w);
         }
         c->rx += len;
-        if (now >= b->t_measure && now < b->t_end)
+        if (now >= b->t_measure && now < b->t_end) {
             w->st.bytes_in += len;
+            __atomic_store_n(&w->live_in, w->st.bytes_in, __ATOMIC_RELAXED);
+        }
         c->active_at = now;
         w->last_progress = now;
         if (len < SCRATCH_LEN)
@@ -850,7 +946,7 @@ static void udp_datagram(struct worker *w, struct conn *c, const unsigned char *
     if (n < b->stamp_off + STAMP_LEN || stamp_read(p + b->stamp_off, &v) < 0 ||
         (v >> 32) != (c->id & 0xffff)) {
         if (counting)
-            w->st.mismatch++; /* not one of ours: a corrupted or foreign stamp */
+            count_mismatch(w); /* not one of ours: a corrupted or foreign stamp */
         return;
     }
     uint32_t seq32 = (uint32_t)v;
@@ -859,7 +955,7 @@ static void udp_datagram(struct worker *w, struct conn *c, const unsigned char *
         /* Answered after it was declared lost (or after its slot was reused); a
          * sequence never sent is a corrupted stamp. */
         if (counting && seq32 >= (uint32_t)c->issued)
-            w->st.mismatch++;
+            count_mismatch(w);
         else if (counting)
             w->st.late++;
         return;
@@ -877,15 +973,15 @@ static void udp_datagram(struct worker *w, struct conn *c, const unsigned char *
         int bad = b->o.verify &&
                   (n != b->o.size || memcmp(p, c->ring + slot * b->o.size, b->o.size) != 0);
         if (bad) {
-            w->st.mismatch++;
+            count_mismatch(w);
         } else {
             w->st.ok++;
             sk_hist_record(w->hist, now - ts);
+            __atomic_store_n(&w->live_done, w->st.ok, __ATOMIC_RELAXED);
         }
         if (c->answered_any && seq < c->max_answered)
             w->st.reordered++;
         w->st.last_done = now;
-        __atomic_store_n(&w->live_done, w->st.ok + w->st.mismatch, __ATOMIC_RELAXED);
     }
     if (!c->answered_any || seq > c->max_answered)
         c->max_answered = seq;
@@ -924,8 +1020,10 @@ static void udp_expire(struct worker *w, struct conn *c, int64_t now)
                 break;
             c->ustate[slot] = U_FREE;
             c->pending--;
-            if (c->ts[slot] >= b->t_measure)
+            if (c->ts[slot] >= b->t_measure) {
                 w->st.lost++;
+                __atomic_store_n(&w->live_lost, w->st.lost, __ATOMIC_RELAXED);
+            }
         }
         c->low++;
     }
@@ -1017,6 +1115,15 @@ static void connect_cycles(struct worker *w, int64_t now)
     }
 }
 
+/* The first error's message for requests that got no reply within sec seconds. */
+static void no_reply(struct worker *w, double sec)
+{
+    char a[SK_ADDRSTRLEN];
+    if (!w->first_err[0])
+        snprintf(w->first_err, sizeof w->first_err, "bench %s: no reply within %g s",
+                 sk_addr_str(&w->b->peer, a), sec);
+}
+
 /* Housekeeping: stalled requests and connects, retries, UDP losses. */
 static void tick(struct worker *w, int64_t now)
 {
@@ -1025,8 +1132,10 @@ static void tick(struct worker *w, int64_t now)
     for (size_t i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
         if (b->o.udp) {
-            if (c->state == C_OPEN)
+            if (c->state == C_OPEN) {
                 udp_expire(w, c, now);
+                refill(w, c, now); /* closed loop: a lost datagram's slot sends again */
+            }
             continue;
         }
         if (c->state == C_CONNECTING && now - c->active_at >= b->timeout_ns) {
@@ -1034,7 +1143,9 @@ static void tick(struct worker *w, int64_t now)
             conn_close(w, c, 1);
         } else if (c->state == C_OPEN && c->done < c->issued &&
                    now - c->active_at >= b->timeout_ns) {
-            conn_fail(w, c, E_TIMEOUT, -ETIMEDOUT, now);
+            /* Connected, but the server answers nothing: not a connect error. */
+            no_reply(w, b->o.timeout);
+            conn_fail(w, c, E_TIMEOUT, 0, now);
         } else if (c->state == C_IDLE && b->o.mode != MODE_CONNECT && !w->ending &&
                    c->retry_at <= now) {
             conn_start(w, c, now);
@@ -1044,7 +1155,7 @@ static void tick(struct worker *w, int64_t now)
         /* Nothing completed (bulk: no byte moved) for twice the timeout: the server is
          * dead or answers nothing. Give up rather than retry forever. */
         w->ending = 1;
-        w->hard_end = now;
+        w->end_at = w->hard_end = now;
         if (!w->first_err[0])
             snprintf(w->first_err, sizeof w->first_err,
                      "bench: no response for %.1f s; giving up", 2 * b->o.timeout);
@@ -1056,10 +1167,64 @@ static int busy(const struct worker *w)
 {
     for (size_t i = 0; i < w->nconns; i++) {
         const struct conn *c = &w->conns[i];
-        if (w->b->o.udp ? c->pending > 0 : (c->done < c->issued && c->state != C_IDLE))
+        if (w->b->o.mode == MODE_BULK) {
+            if (w->b->o.verify && c->state == C_OPEN && c->rx < c->tx)
+                return 1; /* echoes still to come */
+        } else if (w->b->o.udp ? c->pending > 0 : (c->done < c->issued && c->state != C_IDLE)) {
             return 1;
+        }
     }
     return 0;
+}
+
+/* When the run that is ending now must stop waiting for what is in flight: the timeout
+ * after the last request of -n; but a run with a duration (or a stop signal) ends at
+ * most one grace of min(GRACE_NS, -w) after it, whatever -w says. */
+static int64_t end_deadline(const struct bench *b, int64_t now)
+{
+    int64_t grace = b->timeout_ns < GRACE_NS ? b->timeout_ns : GRACE_NS;
+    int64_t end = now + b->timeout_ns;
+    int64_t cap = stopping() ? now : b->t_end;
+    if (cap != INT64_MAX) {
+        cap = (cap > now ? cap : now) + grace;
+        if (cap < end)
+            end = cap;
+    }
+    return end;
+}
+
+/* The grace is over: what is still in flight is lost (UDP), timed out (requests), or
+ * never echoed (bulk: one short_read per connection). */
+static void end_inflight(struct worker *w, int64_t now)
+{
+    const struct bench *b = w->b;
+    uint64_t bytes = 0;
+    int64_t oldest = now;
+    for (size_t i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        if (b->o.mode == MODE_BULK) {
+            if (b->o.verify && c->state == C_OPEN && c->rx < c->tx) {
+                bytes += c->tx - c->rx; /* lost at the close that follows */
+                note_error(w, E_SHORT, 0);
+            }
+        } else if (b->o.udp) {
+            w->st.lost += c->pending;
+        } else {
+            uint64_t k = counted_inflight(w, c);
+            w->st.timeouts_at_end += k;
+            if (k && c->ts[c->done % b->depth] < oldest)
+                oldest = c->ts[c->done % b->depth];
+        }
+    }
+    char a[SK_ADDRSTRLEN];
+    if (bytes && !w->first_err[0])
+        snprintf(w->first_err, sizeof w->first_err,
+                 "bench %s: bytes sent were not echoed back within %g s of the end",
+                 sk_addr_str(&b->peer, a), round((double)(now - w->end_at) / 1e6) / 1e3);
+    if (w->st.timeouts_at_end) {
+        w->st.err[E_TIMEOUT] += w->st.timeouts_at_end;
+        no_reply(w, round((double)(now - oldest) / 1e6) / 1e3);
+    }
 }
 
 static void *worker_main(void *arg)
@@ -1084,27 +1249,17 @@ static void *worker_main(void *arg)
     flush_dirty(w, now);
     for (;;) {
         now = now_ns();
-        if (!w->ending && (g_stop || now >= b->t_end ||
+        if (!w->ending && (stopping() || now >= b->t_end ||
                            (w->has_quota && w->quota == 0 && now >= b->t_measure))) {
             w->ending = 1;
-            w->hard_end = now + b->timeout_ns + (b->o.udp ? TICK_NS : 0);
-            if (g_stop && w->hard_end > now + 1000000000LL)
-                w->hard_end = now + 1000000000LL;
+            w->end_at = now;
+            w->hard_end = end_deadline(b, now);
         }
         if (w->ending) {
-            if (b->o.mode == MODE_BULK || !busy(w))
+            if (!busy(w))
                 break;
             if (now >= w->hard_end) {
-                for (size_t i = 0; i < w->nconns; i++) {
-                    struct conn *c = &w->conns[i];
-                    uint64_t n = b->o.udp ? c->pending : counted_inflight(w, c);
-                    if (b->o.udp)
-                        w->st.lost += n;
-                    else
-                        w->st.timeouts_at_end += n;
-                }
-                if (!b->o.udp)
-                    w->st.err[E_TIMEOUT] += w->st.timeouts_at_end;
+                end_inflight(w, now);
                 break;
             }
         }
@@ -1212,8 +1367,14 @@ static size_t connect_all(struct bench *b, const sk_addr_t *addrs, size_t naddrs
     for (size_t i = 0; i < n; i++) {
         fds[i] = -1;
         cs[i] = sk_connector_new(addrs, naddrs, SK_HE_DELAY, timeout);
+        if (cs[i] && b->nsrcs)
+            sk_connector_set_source(cs[i], &b->srcs[i % b->nsrcs]);
     }
-    int64_t deadline = now_ns() + b->timeout_ns + 1000000000LL;
+    /* The timeout and a grace; with a duration, no longer than the run itself would be. */
+    int64_t wait = b->timeout_ns;
+    if (b->o.has_duration && (b->o.warmup + b->o.duration) * 1e9 < (double)wait)
+        wait = (int64_t)((b->o.warmup + b->o.duration) * 1e9);
+    int64_t deadline = now_ns() + wait + (b->timeout_ns < GRACE_NS ? b->timeout_ns : GRACE_NS);
     while (left > 0) {
         size_t np = 0;
         int ms = -1;
@@ -1264,7 +1425,7 @@ static size_t connect_all(struct bench *b, const sk_addr_t *addrs, size_t naddrs
             ms = 100;
         if (poll(pfds, np, ms) < 0 && errno != EINTR)
             break;
-        if (g_stop)
+        if (stopping())
             deadline = now;
     }
     free(cs);
@@ -1280,7 +1441,8 @@ static size_t connect_udp(struct bench *b, const sk_endpoint_t *ep, int *fds, si
     for (size_t i = 0; i < n; i++) {
         char e[SK_ERRLEN];
         sk_addr_t peer;
-        int r = sk_connect_endpoint(ep, SOCK_DGRAM, 0, &peer, e);
+        const sk_source_t *src = b->nsrcs ? &b->srcs[i % b->nsrcs] : NULL;
+        int r = sk_connect_endpoint_from(ep, SOCK_DGRAM, 0, src, &peer, e);
         fds[i] = r >= 0 ? r : -1;
         if (r >= 0) {
             if (ok++ == 0)
@@ -1325,22 +1487,46 @@ static const char *transport(const struct bench *b)
     return unix_ ? "unix" : "tcp";
 }
 
-static void print_text(const struct bench *b, const struct report *r, const char *addr)
+/* What the run is, in one line: printed before it starts (to stdout, so that a piped run
+ * says what it is doing at once; stderr with --json). */
+static void print_header(const struct bench *b, const char *addr, FILE *f)
+{
+    const struct opts *o = &b->o;
+    char fr[24];
+    fprintf(f, "sockit bench %s: %s%s, %ld conns x %zu B", addr, mode_names[o->mode],
+            o->udp ? " (udp)" : "", o->conns, o->size);
+    if (o->mode == MODE_ECHO)
+        fprintf(f, ", pipeline %ld", o->pipeline);
+    if (o->frame.kind != SK_FRAME_RAW)
+        fprintf(f, ", %s", sk_framing_name(&o->frame, fr, sizeof fr));
+    if (o->rate > 0)
+        fprintf(f, ", rate %g/s", o->rate);
+    if (b->nsrcs == 1) {
+        char sb[SK_ADDRSTRLEN];
+        fprintf(f, ", from %s", sk_source_str(&b->srcs[0], sb));
+    } else if (b->nsrcs > 1) {
+        fprintf(f, ", from %zu source addresses", b->nsrcs);
+    }
+    fprintf(f, ", %ld threads, ", o->threads);
+    if (o->requests)
+        fprintf(f, "%" PRIu64 " %s%s", o->requests, o->mode == MODE_BULK ? "chunks" : "requests",
+                o->has_duration ? " or " : "");
+    if (o->has_duration)
+        fprintf(f, "%g s", o->duration);
+    if (o->warmup > 0)
+        fprintf(f, " after %g s of warmup", o->warmup);
+    fprintf(f, "\n");
+    fflush(f);
+}
+
+/* The report after the header: the measured time, rates, latency, errors. */
+static void print_text(const struct bench *b, const struct report *r)
 {
     const struct opts *o = &b->o;
     const struct stats *st = &r->st;
-    char fr[24];
-    uint64_t reqs = st->ok + st->mismatch;
+    uint64_t reqs = st->ok;
     double el = r->elapsed > 0 ? r->elapsed : 1e-9;
-    printf("sockit bench %s: %s%s, %ld conns x %zu B", addr, mode_names[o->mode],
-           o->udp ? " (udp)" : "", o->conns, o->size);
-    if (o->mode == MODE_ECHO)
-        printf(", pipeline %ld", o->pipeline);
-    if (o->frame.kind != SK_FRAME_RAW)
-        printf(", %s", sk_framing_name(&o->frame, fr, sizeof fr));
-    if (o->rate > 0)
-        printf(", rate %.0f/s", o->rate);
-    printf(", %ld threads, %.*f s\n", o->threads, r->elapsed < 1 ? 3 : 1, r->elapsed);
+    printf("  measured   %.3f s\n", r->elapsed);
     if (o->mode == MODE_BULK) {
         double out = (double)st->bytes_out / 1048576.0, in = (double)st->bytes_in / 1048576.0;
         printf("  bytes      out %.1f MiB (%.1f MiB/s)  in %.1f MiB (%.1f MiB/s)\n", out,
@@ -1353,11 +1539,16 @@ static void print_text(const struct bench *b, const struct report *r, const char
                (double)reqs * (double)o->size / 1048576.0 / el);
         char a[6][32];
         const sk_hist_t *h = r->hist;
-        printf("  latency    min %s  p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
-               fmt_lat(sk_hist_min(h), a[0], 32), fmt_lat(sk_hist_value_at(h, 50), a[1], 32),
-               fmt_lat(sk_hist_value_at(h, 90), a[2], 32),
-               fmt_lat(sk_hist_value_at(h, 99), a[3], 32),
-               fmt_lat(sk_hist_value_at(h, 99.9), a[4], 32), fmt_lat(sk_hist_max(h), a[5], 32));
+        if (sk_hist_count(h) == 0)
+            printf("  latency    - (no %s verified)\n",
+                   o->mode == MODE_CONNECT ? "connect" : "request");
+        else
+            printf("  latency    min %s  p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
+                   fmt_lat(sk_hist_min(h), a[0], 32), fmt_lat(sk_hist_value_at(h, 50), a[1], 32),
+                   fmt_lat(sk_hist_value_at(h, 90), a[2], 32),
+                   fmt_lat(sk_hist_value_at(h, 99), a[3], 32),
+                   fmt_lat(sk_hist_value_at(h, 99.9), a[4], 32),
+                   fmt_lat(sk_hist_max(h), a[5], 32));
     }
     if (o->udp)
         printf("  datagrams  lost %" PRIu64 "  reordered %" PRIu64 "  duplicated %" PRIu64
@@ -1372,6 +1563,8 @@ static void print_text(const struct bench *b, const struct report *r, const char
         }
     if (st->failed + st->timeouts_at_end)
         printf("; %" PRIu64 " requests lost with them", st->failed + st->timeouts_at_end);
+    if (st->bytes_lost)
+        printf("; %" PRIu64 " bytes sent were never echoed back", st->bytes_lost);
     printf("\n");
 }
 
@@ -1391,6 +1584,19 @@ static void json_str(const char *s)
     putchar('"');
 }
 
+/* A latency in us, or null when none was measured. */
+static void json_lat(const char *key, const sk_hist_t *h, double pct, int last)
+{
+    printf("\"%s\": ", key);
+    if (sk_hist_count(h) == 0)
+        printf("null");
+    else
+        printf("%.3f", (double)(pct < 0 ? sk_hist_min(h) : pct > 100 ? sk_hist_max(h)
+                                                                      : sk_hist_value_at(h, pct)) /
+                           1e3);
+    printf("%s", last ? "}" : ", ");
+}
+
 static void print_json(const struct bench *b, const struct report *r, const char *addr)
 {
     const struct opts *o = &b->o;
@@ -1398,9 +1604,8 @@ static void print_json(const struct bench *b, const struct report *r, const char
     const sk_hist_t *h = r->hist;
     char fr[24];
     double el = r->elapsed > 0 ? r->elapsed : 1e-9;
-    uint64_t reqs = o->mode == MODE_BULK ? st->bytes_out / o->size : st->ok + st->mismatch;
-    double mbps = o->mode == MODE_BULK ? (double)st->bytes_out / 1048576.0 / el
-                                       : (double)reqs * (double)o->size / 1048576.0 / el;
+    uint64_t reqs = o->mode == MODE_BULK ? st->bytes_out / o->size : st->ok;
+    double bytes = o->mode == MODE_BULK ? (double)st->bytes_out : (double)reqs * (double)o->size;
     printf("{\"mode\": \"%s\", \"address\": ", mode_names[o->mode]);
     json_str(addr);
     printf(", \"transport\": \"%s\", \"conns\": %ld, \"threads\": %ld, \"size\": %zu, "
@@ -1412,29 +1617,33 @@ static void print_json(const struct bench *b, const struct report *r, const char
     else
         printf("\"rate\": null, ");
     printf("\"warmup_s\": %.3f, \"duration_s\": %.6f, \"requests\": %" PRIu64
-           ", \"rps\": %.3f, \"mbps\": %.3f, ",
-           o->warmup, r->elapsed, reqs, (double)reqs / el, mbps);
-    printf("\"latency_us\": {\"min\": %.3f, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, "
-           "\"p999\": %.3f, \"max\": %.3f}, ",
-           (double)sk_hist_min(h) / 1e3, (double)sk_hist_value_at(h, 50) / 1e3,
-           (double)sk_hist_value_at(h, 90) / 1e3, (double)sk_hist_value_at(h, 99) / 1e3,
-           (double)sk_hist_value_at(h, 99.9) / 1e3, (double)sk_hist_max(h) / 1e3);
-    printf("\"errors\": %" PRIu64 ", \"errors_by_kind\": {", r->errors);
+           ", \"rps\": %.3f, \"mib_per_s\": %.3f, \"bits_per_s\": %.0f, ",
+           o->warmup, r->elapsed, reqs, (double)reqs / el, bytes / 1048576.0 / el,
+           bytes * 8 / el);
+    printf("\"latency_us\": {");
+    json_lat("min", h, -1, 0);
+    json_lat("p50", h, 50, 0);
+    json_lat("p90", h, 90, 0);
+    json_lat("p99", h, 99, 0);
+    json_lat("p999", h, 99.9, 0);
+    json_lat("max", h, 101, 1);
+    printf(", \"errors\": %" PRIu64 ", \"errors_by_kind\": {", r->errors);
     for (int k = 0; k < E_COUNT; k++)
-        printf("%s\"%s\": %" PRIu64, k ? ", " : "", err_names[k], st->err[k]);
-    printf("}, \"failed\": %" PRIu64 ", \"mismatches\": %" PRIu64,
-           st->failed + st->timeouts_at_end, st->mismatch);
+        printf("\"%s\": %" PRIu64 ", ", err_names[k], st->err[k]);
+    printf("\"mismatch\": %" PRIu64 "}, \"lost\": %" PRIu64 ", \"mismatches\": %" PRIu64,
+           st->mismatch, st->failed + st->timeouts_at_end + st->lost, st->mismatch);
     if (o->mode == MODE_BULK)
-        printf(", \"mbps_out\": %.3f, \"mbps_in\": %.3f, \"bytes_out\": %" PRIu64
-               ", \"bytes_in\": %" PRIu64,
+        printf(", \"mib_per_s_out\": %.3f, \"mib_per_s_in\": %.3f, \"bits_per_s_out\": %.0f, "
+               "\"bits_per_s_in\": %.0f, \"bytes_out\": %" PRIu64 ", \"bytes_in\": %" PRIu64
+               ", \"bytes_lost\": %" PRIu64,
                (double)st->bytes_out / 1048576.0 / el, (double)st->bytes_in / 1048576.0 / el,
-               st->bytes_out, st->bytes_in);
+               (double)st->bytes_out * 8 / el, (double)st->bytes_in * 8 / el, st->bytes_out,
+               st->bytes_in, st->bytes_lost);
     if (o->mode == MODE_CONNECT)
         printf(", \"cps\": %.3f", (double)reqs / el);
     if (o->udp)
-        printf(", \"lost\": %" PRIu64 ", \"reordered\": %" PRIu64 ", \"duplicated\": %" PRIu64
-               ", \"late\": %" PRIu64,
-               st->lost, st->reordered, st->duplicated, st->late);
+        printf(", \"reordered\": %" PRIu64 ", \"duplicated\": %" PRIu64 ", \"late\": %" PRIu64,
+               st->reordered, st->duplicated, st->late);
     printf("}\n");
 }
 
@@ -1448,6 +1657,7 @@ static void merge_stats(struct stats *d, const struct stats *s)
         d->err[k] += s->err[k];
     d->bytes_out += s->bytes_out;
     d->bytes_in += s->bytes_in;
+    d->bytes_lost += s->bytes_lost;
     d->lost += s->lost;
     d->reordered += s->reordered;
     d->duplicated += s->duplicated;
@@ -1457,6 +1667,22 @@ static void merge_stats(struct stats *d, const struct stats *s)
 }
 
 /* ---- options ---- */
+
+/* Parse a number of `unit` in [min, max] (seconds, requests per second). Returns 0, or
+ * -1 after printing "invalid WHAT 'TEXT' (expected UNIT, MIN to MAX)". */
+static int parse_real(const char *what, const char *unit, const char *text, double min,
+                      double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v < min || v > max) {
+        cli_error("invalid %s '%s' (expected %s, %.15g to %.15g)", what, text, unit, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -1469,6 +1695,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"warmup", required_argument, NULL, 'W'},    {"mode", required_argument, NULL, 'M'},
         {"json", no_argument, NULL, 'J'},            {"histogram", required_argument, NULL, 'H'},
         {"no-verify", no_argument, NULL, 'V'},       {"help", no_argument, NULL, 'h'},
+        {"interval", required_argument, NULL, 'I'},  {"source", required_argument, NULL, 'S'},
+        {"source-port", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     const char *frame = NULL, *mode = NULL;
@@ -1490,7 +1718,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 return EXIT_USAGE;
             break;
         case 'd':
-            if (cli_parse_seconds("duration", optarg, 0.001, 1e6, &o->duration) < 0)
+            if (parse_real("duration", "seconds", optarg, 0.001, 1e6, &o->duration) < 0)
                 return EXIT_USAGE;
             o->has_duration = 1;
             break;
@@ -1500,7 +1728,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->requests = (uint64_t)v;
             break;
         case 'r':
-            if (cli_parse_seconds("rate", optarg, 0.001, 1e8, &o->rate) < 0)
+            if (parse_real("rate", "requests per second", optarg, 0.001, 1e8, &o->rate) < 0)
                 return EXIT_USAGE;
             break;
         case 't':
@@ -1508,7 +1736,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 return EXIT_USAGE;
             break;
         case 'w':
-            if (cli_parse_seconds("timeout", optarg, 0.001, 3600, &o->timeout) < 0)
+            if (parse_real("timeout", "seconds", optarg, 0.001, 3600, &o->timeout) < 0)
                 return EXIT_USAGE;
             o->has_timeout = 1;
             break;
@@ -1519,7 +1747,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             frame = optarg;
             break;
         case 'W':
-            if (cli_parse_seconds("warmup", optarg, 0, 1e6, &o->warmup) < 0)
+            if (parse_real("warmup", "seconds", optarg, 0, 1e6, &o->warmup) < 0)
                 return EXIT_USAGE;
             break;
         case 'M':
@@ -1533,6 +1761,21 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'V':
             o->verify = 0;
+            break;
+        case 'I':
+            if (parse_real("interval", "seconds", optarg, INTERVAL_MIN, 1e6, &o->interval) < 0)
+                return EXIT_USAGE;
+            break;
+        case 'S':
+            if (o->nsources == SOURCES_MAX)
+                return cli_usage("bench", "--source is given more than %d times", SOURCES_MAX);
+            if (!optarg[0])
+                return cli_usage("bench", "--source needs an address");
+            o->sources[o->nsources++] = optarg;
+            break;
+        case 'P':
+            if (cli_parse_port("source port", optarg, &o->source_port) < 0)
+                return EXIT_USAGE;
             break;
         case 'h':
             bench_help();
@@ -1570,6 +1813,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         return cli_usage("bench", "--rate does not apply to --mode bulk");
     if (o->frame.kind == SK_FRAME_LEN32 && o->size < 4)
         return cli_usage("bench", "--frame len32 needs a size of at least 4 bytes");
+    if (o->histfile && strcmp(o->histfile, "-") == 0 && o->json)
+        return cli_usage("bench", "--histogram - and --json would share stdout: give a file");
+    if (o->source_port && o->conns > (long)(o->nsources ? o->nsources : 1))
+        return cli_usage("bench",
+                         "--source-port allows one connection per source address (-c %ld, "
+                         "%zu --source)",
+                         o->conns, o->nsources);
     if (o->udp && (o->size < STAMP_LEN || o->size > UDP_SIZE_LIMIT))
         return cli_usage("bench", "--udp needs a size of %d to %d bytes", STAMP_LEN,
                          UDP_SIZE_LIMIT);
@@ -1672,12 +1922,29 @@ static void worker_free(struct worker *w)
     sk_hist_free(w->hist);
 }
 
+/* The workers' live counters, summed. */
+struct live {
+    uint64_t done, out, in, errors, lost;
+};
+
+static void live_sum(struct worker *ws, size_t T, struct live *l)
+{
+    memset(l, 0, sizeof *l);
+    for (size_t i = 0; i < T; i++) {
+        l->done += __atomic_load_n(&ws[i].live_done, __ATOMIC_RELAXED);
+        l->out += __atomic_load_n(&ws[i].live_out, __ATOMIC_RELAXED);
+        l->in += __atomic_load_n(&ws[i].live_in, __ATOMIC_RELAXED);
+        l->errors += __atomic_load_n(&ws[i].live_errors, __ATOMIC_RELAXED);
+        l->lost += __atomic_load_n(&ws[i].live_lost, __ATOMIC_RELAXED);
+    }
+}
+
 /* The live progress line: rate so far and elapsed time. */
 static void progress(const struct bench *b, struct worker *ws, size_t T, int64_t now)
 {
-    uint64_t done = 0;
-    for (size_t i = 0; i < T; i++)
-        done += __atomic_load_n(&ws[i].live_done, __ATOMIC_RELAXED);
+    struct live l;
+    live_sum(ws, T, &l);
+    uint64_t done = b->o.mode == MODE_BULK ? l.out / b->o.size : l.done;
     double el = (double)(now - b->t_measure) / 1e9;
     if (el < 0)
         fprintf(stderr, "\r\033[Kbench: warming up, %.1f s left", -el);
@@ -1686,7 +1953,34 @@ static void progress(const struct bench *b, struct worker *ws, size_t T, int64_t
                 b->o.mode == MODE_BULK ? "chunks" : "requests", el > 0 ? (double)done / el : 0.0);
 }
 
-/* Run the workers and wait for them, with the progress line. Returns 0 or -1. */
+/* One --interval line: what happened from t0 to t1 (ns since the measuring began), from
+ * the counters' difference; the errors are the total so far. */
+static void interval_line(const struct bench *b, FILE *f, int64_t t0, int64_t t1,
+                          const struct live *was, const struct live *is)
+{
+    int prec = b->o.interval < 1 ? 2 : 1;
+    double el = (double)(t1 - t0) / 1e9;
+    if (el <= 0)
+        el = 1e-9;
+    fprintf(f, "  interval   %.*f-%.*f s", prec, (double)t0 / 1e9, prec, (double)t1 / 1e9);
+    if (b->o.mode == MODE_BULK) {
+        fprintf(f, "   out %.1f MiB/s   in %.1f MiB/s",
+                (double)(is->out - was->out) / 1048576.0 / el,
+                (double)(is->in - was->in) / 1048576.0 / el);
+    } else {
+        uint64_t d = is->done - was->done;
+        fprintf(f, "   %" PRIu64 " %s   %.1f/s", d,
+                b->o.mode == MODE_CONNECT ? "connects" : "requests", (double)d / el);
+    }
+    fprintf(f, "   errors %" PRIu64, is->errors);
+    if (b->o.udp)
+        fprintf(f, "   lost %" PRIu64, is->lost);
+    fprintf(f, "\n");
+    fflush(f);
+}
+
+/* Run the workers and wait for them, with the progress line (stderr a terminal, no
+ * --interval) or the --interval lines (stdout; stderr with --json). Returns 0 or -1. */
 static int run_workers(struct bench *b, struct worker *ws, size_t T)
 {
     sigset_t block, old;
@@ -1700,49 +1994,110 @@ static int run_workers(struct bench *b, struct worker *ws, size_t T)
         int e = pthread_create(&ws[started].tid, NULL, worker_main, &ws[started]);
         if (e) {
             cli_error("bench: pthread_create: %s", strerror(e));
-            g_stop = 1;
+            on_stop_signal(0);
             rc = -1;
             break;
         }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    int tty = isatty(STDERR_FILENO) && !b->o.json;
+    int64_t ivl = (int64_t)(b->o.interval * 1e9);
+    FILE *ivf = b->o.json ? stderr : stdout;
+    int tty = isatty(STDERR_FILENO) && !b->o.json && !ivl;
     int64_t next_progress = now_ns() + PROGRESS_NS;
+    int64_t next_ivl = b->t_measure + ivl, last_ivl = b->t_measure;
+    struct live was;
+    memset(&was, 0, sizeof was);
     for (;;) {
         size_t fin = 0;
         for (size_t i = 0; i < started; i++)
             fin += (size_t)__atomic_load_n(&ws[i].finished, __ATOMIC_ACQUIRE);
         if (fin == started)
             break;
-        struct timespec ts = {0, 50000000};
+        /* Interval lines end before the duration does: the last one is printed below,
+         * cut at the duration's end, once the workers are done. */
+        int due = ivl && next_ivl < b->t_end;
+        int64_t now = now_ns(), wait = 50000000;
+        if (due && next_ivl - now < wait)
+            wait = next_ivl > now ? next_ivl - now : 0;
+        struct timespec ts = {0, (long)wait};
         nanosleep(&ts, NULL);
-        int64_t now = now_ns();
+        now = now_ns();
         if (tty && now >= next_progress) {
             progress(b, ws, started, now);
             next_progress = now + PROGRESS_NS;
+        }
+        if (due && now >= next_ivl) {
+            struct live is;
+            live_sum(ws, started, &is);
+            interval_line(b, ivf, last_ivl - b->t_measure, now - b->t_measure, &was, &is);
+            was = is;
+            last_ivl = now;
+            while (next_ivl <= now)
+                next_ivl += ivl;
         }
     }
     if (tty)
         fprintf(stderr, "\r\033[K");
     for (size_t i = 0; i < started; i++)
         pthread_join(ws[i].tid, NULL);
+    if (ivl) { /* the last, partial interval (to the duration's end, or to now) */
+        int64_t now = now_ns(), end = now < b->t_end ? now : b->t_end;
+        if (end - last_ivl >= ivl / 10) {
+            struct live is;
+            live_sum(ws, started, &is);
+            interval_line(b, ivf, last_ivl - b->t_measure, end - b->t_measure, &was, &is);
+        }
+    }
     return rc;
 }
 
-static int write_histogram(const char *path, const sk_hist_t *h)
+/* --histogram: open (create) the file before the run, so that a bad path fails at once;
+ * "-" is stdout. Returns the stream, or NULL after printing why. */
+static FILE *open_histogram(const char *path)
 {
+    if (strcmp(path, "-") == 0)
+        return stdout;
     FILE *f = fopen(path, "we");
-    if (!f) {
+    if (!f)
         cli_error("open %s: %s", path, strerror(errno));
-        return -1;
-    }
+    return f;
+}
+
+/* Write the latency distribution and close the stream (stdout is only flushed). */
+static int write_histogram(const char *path, FILE *f, const sk_hist_t *h)
+{
     int r = sk_hist_write_percentiles(h, f, 1000.0, 5);
-    if (fclose(f) != 0 && r == 0)
+    if ((f == stdout ? fflush(f) : fclose(f)) != 0 && r == 0)
         r = -errno;
     if (r < 0) {
-        cli_error("write %s: %s", path, sk_strerror(r));
+        cli_error("write %s: %s", f == stdout ? "stdout" : path, sk_strerror(r));
         return -1;
     }
+    return 0;
+}
+
+/* One sk_source_t per --source (the port of --source-port on each), or one for
+ * --source-port alone. Returns 0 or -1 after printing why. */
+static int init_sources(struct bench *b)
+{
+    const struct opts *o = &b->o;
+    size_t n = o->nsources ? o->nsources : o->source_port ? 1 : 0;
+    if (n == 0)
+        return 0;
+    b->srcs = calloc(n, sizeof *b->srcs);
+    if (!b->srcs) {
+        cli_error("bench: %s", strerror(ENOMEM));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char err[SK_ERRLEN];
+        if (sk_source_init(&b->srcs[i], o->nsources ? o->sources[i] : NULL, o->source_port,
+                           err) < 0) {
+            cli_error("bench: %s", err);
+            return -1;
+        }
+    }
+    b->nsrcs = n;
     return 0;
 }
 
@@ -1767,11 +2122,20 @@ int cmd_bench(int argc, char **argv)
     sk_endpoint_t ep;
     if (sk_endpoint_parse(&ep, o->addr, err) < 0)
         return cli_usage("bench", "%s", err);
+    if (ep.family == AF_UNIX && (o->nsources || o->source_port))
+        return cli_usage("bench", "--source and --source-port do not apply to unix: addresses");
     if (cli_parse_only) return 0;
-    if (fd_budget((size_t)o->conns) < 0)
+    FILE *hist = NULL;
+    if (o->histfile && !(hist = open_histogram(o->histfile)))
         return 1;
-    if ((b.depth && build_template(&b) < 0) || (o->mode == MODE_BULK && build_pattern(&b) < 0))
+    if (init_sources(&b) < 0 || fd_budget((size_t)o->conns) < 0 ||
+        (b.depth && build_template(&b) < 0) || (o->mode == MODE_BULK && build_pattern(&b) < 0)) {
+        if (hist && hist != stdout)
+            fclose(hist);
+        free(b.srcs);
+        free(b.tmpl);
         return 1;
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -1829,8 +2193,12 @@ int cmd_bench(int argc, char **argv)
         snprintf(addr, sizeof addr, "%s", o->addr);
     if (err[0])
         cli_error("%s", err);
+    if (!o->json)
+        print_header(&b, addr, stdout);
+    else if (o->interval > 0)
+        print_header(&b, addr, stderr);
 
-    if (connected > 0 && !g_stop) {
+    if (connected > 0 && !stopping()) {
         for (size_t i = 0; i < T; i++) {
             ws[i].idx = (int)i;
             if (worker_init(&ws[i], &b) < 0) {
@@ -1873,7 +2241,7 @@ int cmd_bench(int argc, char **argv)
         /* The measured window: to the duration's end, or to the last completion when the
          * run ended early (-n, a stop signal, giving up). */
         int64_t end = last < b.t_end ? last : b.t_end;
-        if (o->mode != MODE_BULK && rep.st.last_done > 0 && (!o->has_duration || g_stop))
+        if (o->mode != MODE_BULK && rep.st.last_done > 0 && (!o->has_duration || stopping()))
             end = rep.st.last_done;
         rep.elapsed = end > b.t_measure ? (double)(end - b.t_measure) / 1e9 : 0;
     } else {
@@ -1882,21 +2250,27 @@ int cmd_bench(int argc, char **argv)
             goto out;
         }
     }
+    rep.errors = rep.st.mismatch;
     for (int k = 0; k < E_COUNT; k++)
         rep.errors += rep.st.err[k];
 
     if (o->json)
         print_json(&b, &rep, addr);
     else
-        print_text(&b, &rep, addr);
+        print_text(&b, &rep);
     fflush(stdout);
-    int hist_ok = !o->histfile || write_histogram(o->histfile, rep.hist) == 0;
+    int hist_ok = !hist || write_histogram(o->histfile, hist, rep.hist) == 0;
+    hist = NULL;
+    /* Failed: nothing verified, a mismatch, or (bulk, verifying) bytes never echoed.
+     * Requests lost with failed connections and lost datagrams are reported only. */
     int success = o->mode == MODE_BULK ? rep.st.bytes_out > 0 : rep.st.ok > 0;
-    rc = success && rep.st.mismatch == 0 && hist_ok ? 0 : 1;
+    rc = success && rep.st.mismatch == 0 && rep.st.bytes_lost == 0 && hist_ok ? 0 : 1;
     if (!connected)
         sk_hist_free(rep.hist);
 
 out:
+    if (hist && hist != stdout)
+        fclose(hist);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     for (size_t i = 0; ws && i < T; i++)
@@ -1909,5 +2283,6 @@ out:
     free(fds);
     free(b.tmpl);
     free(b.pattern);
+    free(b.srcs);
     return rc;
 }

@@ -27,7 +27,8 @@ const struct cli_cmd cli_cmds[] = {
     {"probe", cmd_probe, "report which TCP ports of a host accept connections, like nc -z",
      "[-w SEC] [-c N] [--open] [-v] HOST PORTS..."},
     {"bench", cmd_bench, "load-test any echo-style server: requests/s, MiB/s, latency",
-     "[-c N] [-s BYTES] [-p DEPTH] [-d SEC | -n N] [-r RATE] [--mode M] [--json] ADDR"},
+     "[-c N] [-s BYTES] [-p DEPTH] [-d SEC | -n N] [-r RATE] [--mode M]\n"
+     "       [--source ADDR]... [--source-port PORT] [--interval SEC] [--json] ADDR"},
     {"resolve", cmd_resolve, "print every address a name resolves to", "[-4|-6] NAME [SERVICE]"},
     {"hostname", cmd_hostname, "print this host's name and its fully qualified name", ""},
     {NULL, NULL, NULL, NULL},

@@ -487,8 +487,8 @@ class Bench(NetCase):
                     self.assertGreater(obj["rps"], 0, obj)
             obj = self.bench("--mode", "bulk", "-c", 2, "-s", "16K", "-d", 0.5,
                              hostport(B4, srv.port))
-            self.assertGreater(obj["mbps_out"], 0, obj)
-            self.assertGreater(obj["mbps_in"], 0, obj)
+            self.assertGreater(obj["mib_per_s_out"], 0, obj)
+            self.assertGreater(obj["mib_per_s_in"], 0, obj)
             self.assertEqual(obj["mismatches"], 0, obj)
             srv.wait_log(r"Connection received on %s:\d+" % re.escape(A4))
 
