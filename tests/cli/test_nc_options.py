@@ -366,14 +366,16 @@ class ClientOptions(Case):
 
     def test_keepalive_sets_the_timer(self):
         """--keepalive=7,3,4: the client's socket has its keepalive timer armed, due within
-        7 s; without the option it has none"""
+        7 s; without the option it has none (read once the server's greeting has come
+        through, so the options are set)"""
         for args, want in ((["--keepalive=7,3,4"], 2), ([], 0)):
             with self.subTest(args=args):
-                ps = PyListener()
+                ps = PyListener(reply=b"hi\n")
                 sport = free_port()
                 proc = spawn([SOCKIT, "connect", "-p", str(sport)] + args +
-                             ["127.0.0.1", str(ps.port)], stdout=subprocess.DEVNULL)
-                timer = sktest.wait_until(lambda: self.keepalive_timer(sport))
+                             ["127.0.0.1", str(ps.port)])
+                self.assertEqual(sktest.read_pipe(proc.stdout, 3), b"hi\n")
+                timer = self.keepalive_timer(sport)
                 proc.stdin.close()
                 self.assertEqual(proc.wait(TIMEOUT), 0)
                 ps.join()
