@@ -299,9 +299,10 @@ static void bench_help(void)
         "mib_per_s_out, mib_per_s_in, bits_per_s_out, bits_per_s_in, bytes_out, bytes_in,\n"
         "bytes_lost; connect adds cps; UDP adds reordered, duplicated, late.\n"
         "\n"
-        "Exit status: 0; 1 when no request verified, any response mismatched, (bulk,\n"
-        "verifying) any byte sent was not echoed back, or on a runtime error; 2 on a usage\n"
-        "error. Lost requests and datagrams are reported but do not change it.\n\n"
+        "Exit status: 0 when every request (or byte) was answered and verified; 1 when\n"
+        "nothing was, or on any error: a mismatch, (bulk, verifying) a byte sent and not\n"
+        "echoed back, a connection that failed, was reset or timed out, or a runtime\n"
+        "error; 2 on a usage error. Lost UDP datagrams are reported but do not change it.\n\n"
         "Examples:\n"
         "  $ sockit serve echo -l 127.0.0.1:5000 &\n"
         "  $ sockit bench -c 50 -d 5 127.0.0.1:5000\n"
@@ -2261,10 +2262,10 @@ int cmd_bench(int argc, char **argv)
     fflush(stdout);
     int hist_ok = !hist || write_histogram(o->histfile, hist, rep.hist) == 0;
     hist = NULL;
-    /* Failed: nothing verified, a mismatch, or (bulk, verifying) bytes never echoed.
-     * Requests lost with failed connections and lost datagrams are reported only. */
+    /* Failed: nothing verified, or any error (a mismatch, a connection lost, reset or
+     * timed out, bytes never echoed); lost UDP datagrams are reported only. */
     int success = o->mode == MODE_BULK ? rep.st.bytes_out > 0 : rep.st.ok > 0;
-    rc = success && rep.st.mismatch == 0 && rep.st.bytes_lost == 0 && hist_ok ? 0 : 1;
+    rc = success && rep.errors == 0 && rep.st.bytes_lost == 0 && hist_ok ? 0 : 1;
     if (!connected)
         sk_hist_free(rep.hist);
 

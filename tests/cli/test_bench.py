@@ -512,6 +512,17 @@ class BenchVerification(Case):
         self.assertGreater(obj["bytes_in"], 100000, obj)
 
 
+    def test_echo_with_resets_is_a_failure(self):
+        """echo mode against a server that resets each connection after 640 bytes:
+        requests are verified and reported, but the resets are errors, and a run with
+        errors exits 1 (a load test that lost connections did not pass)"""
+        with TruncatingEcho("rst", limit=640) as srv:
+            obj = bench_json(self, "-c", 2, "-d", 1, srv.addr, status=1)
+        self.assertGreater(obj["requests"], 10, obj)
+        self.assertEqual(obj["mismatches"], 0, obj)
+        self.assertGreater(obj["errors_by_kind"]["reset"], 0, obj)
+
+
 class BenchTiming(Case):
     @skip_under_valgrind("measures the run's wall time")
     def test_stalled_server_ends_at_duration(self):
