@@ -223,6 +223,24 @@ def http_seeds():
         "chunked-over-length": h(ok + b"Content-Length: 100\r\nTransfer-Encoding: chunked\r\n"
                                  b"\r\n4\r\nabcd\r\n0\r\n\r\n", READ_64),
         "chunked-not-last": h(ok + b"Transfer-Encoding: chunked, gzip\r\n\r\nraw body"),
+        "chunked-not-last-length": h(ok + b"Transfer-Encoding: chunked, gzip\r\nContent-Length: 3"
+                                     b"\r\n\r\nabcdef", READ_2),
+        "coding-gzip-chunked": h(ok + b"Transfer-Encoding: gzip, chunked\r\n\r\n"
+                                 b"4\r\n\x1f\x8b\x08\x00\r\n0\r\n\r\n", READ_3),
+        "coding-gzip-alone-404": h(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: gzip\r\n\r\nz",
+                                   flags=HTTP_BODY_ALWAYS),
+        "coding-identity-length": h(ok + b"Transfer-Encoding: identity\r\nContent-Length: 3\r\n"
+                                    b"\r\nabc"),
+        "coding-params": h(ok + b"Transfer-Encoding: x;q=1 , chunked\r\n\r\n0\r\n\r\n"),
+        "coding-chunked-twice": h(ok + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked"
+                                  b"\r\n\r\n1\r\nz\r\n0\r\n\r\n"),
+        "coding-empty": h(ok + b"Transfer-Encoding:\r\nContent-Length: 1\r\n\r\nz"),
+        "coding-empty-elements": h(ok + b"Transfer-Encoding: ,, chunked ,\r\n\r\n1\r\nz\r\n0\r\n"
+                                   b"\r\n", READ_7, seed=5),
+        "coding-c1-long": h(ok + b"Transfer-Encoding: \x9b" + b"\xc2\x9b" * 60 + b"\r\n\r\n"),
+        "header-c1-utf8": h(b"HTTP/1.1 200 \xc3\x9cber\xc2\x9b\r\nX-A: a\x9bb\xc3\xa9\r\n"
+                            b"Content-Length: 1\r\n\r\nz"),
+        "redirect-c1": h(b"HTTP/1.1 301 M\x9b\r\nLocation: /\xc2\x9b\x9b[2J\r\n\r\n"),
         "chunked-last-of-two": h(ok + b"Transfer-Encoding: gzip\r\nTransfer-Encoding: "
                                  b"CHUNKED\r\n\r\n1\r\nz\r\n0\r\n\r\n"),
         "chunked-huge-size": h(ok + b"Transfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n"),
