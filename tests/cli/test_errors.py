@@ -228,6 +228,34 @@ class HelpTests(Case):
         for model in sktest.MODELS:
             self.assertIn(model, out)
 
+    def test_help_unknown_command(self):
+        """sockit help nosuch: exit 2, 'unknown command', the usage (it printed the top
+        help and exited 0); an extra argument after a known one is refused too"""
+        p = sockit("help", "nosuch")
+        self.assertEqual((p.returncode, p.stdout), (2, b""), p.stderr)
+        self.assertEqual(p.stderr, b"sockit: unknown command 'nosuch'\n"
+                                   b"Usage: sockit COMMAND [OPTIONS] [ARGS]\n"
+                                   b"Try 'sockit --help' for more information.\n")
+        p = sockit("help", "probe", "x")
+        self.assertEqual((p.returncode, p.stdout), (2, b""), p.stderr)
+        self.assertTrue(p.stderr.startswith(b"sockit: unexpected argument 'x'\n"), p.stderr)
+        for cmd in ("get", "probe", "resolve", "hostname"):
+            with self.subTest(cmd=cmd):
+                p = sockit("help", cmd)
+                self.assertEqual((p.returncode, p.stderr), (0, b""))
+                self.assertEqual(p.stdout, sockit(cmd, "--help").stdout)
+
+    def test_no_usage_line_ends_with_a_space(self):
+        """every command's usage line (after a usage error) has no trailing space"""
+        for cmd in ("serve", "connect", "listen", "get", "probe", "bench", "resolve",
+                    "hostname"):
+            with self.subTest(cmd=cmd):
+                p = sockit(cmd, "--bogus-option")
+                self.assertEqual(p.returncode, 2, p.stderr)
+                usage = [l for l in p.stderr.decode().split("\n") if l.startswith("Usage:")]
+                self.assertEqual(len(usage), 1, p.stderr)
+                self.assertEqual(usage[0], usage[0].rstrip())
+
     def test_version(self):
         """sockit --version: exit 0, 'sockit X.Y.Z'"""
         p = sockit("--version")
