@@ -47,8 +47,9 @@ run: build
 	$(BUILD_DIR)/sockit serve echo -l localhost:5000 -v
 
 test: build
-	@command -v nc >/dev/null 2>&1 || echo "make test: nc not found: the nc interop tests will be skipped (apt-get install netcat-openbsd)"
-	@command -v socat >/dev/null 2>&1 || echo "make test: socat not found: the socat interop tests will be skipped (apt-get install socat)"
+	@# A line per missing tool (nc, socat, ncat, root...) that some case needs, with the
+	@# count; ctest then names each of those cases as Skipped (tests/lib/sktools.py).
+	@python3 -B tests/lib/sktools.py --missing tests/cli tests/seeds
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS) $(if $(TESTS),-R '$(value TESTS)')
 
 # valgrind: tests/valgrind/README.md. BUILD_DIR=DIR on the command line builds there instead.
