@@ -43,8 +43,18 @@ build:
 	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
-	$(BUILD_DIR)/sockit serve echo -l localhost:5000 -v
+# run: the build's own output goes to $(BUILD_DIR)/build.log, shown whole only when the
+# build fails (compiler warnings are still printed), so the server's "Listening on" comes
+# right after two lines of make run's own.
+RUN_LOG = $(BUILD_DIR)/build.log
+run:
+	@echo "make run: building sockit in $(BUILD_DIR)/ (output in $(RUN_LOG))"
+	@mkdir -p $(BUILD_DIR)
+	@{ cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) && cmake --build $(BUILD_DIR) -j $(JOBS); } \
+		> $(RUN_LOG) 2>&1 || { cat $(RUN_LOG); echo "make run: the build failed (output above)"; exit 1; }
+	@grep -E '(^|: )warning: ' $(RUN_LOG) || true
+	@echo "make run: sockit serve echo -l localhost:5000 -v (Ctrl-C stops it)"
+	@exec $(BUILD_DIR)/sockit serve echo -l localhost:5000 -v
 
 test: build
 	@# A line per missing tool (nc, socat, ncat, root...) that some case needs, with the
