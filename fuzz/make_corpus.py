@@ -383,6 +383,11 @@ def options_seeds():
         "probe-bad-host": o("probe", "a b", "80"), "probe-dash": o("probe", "h", "-"),
         "probe-big": o("probe", "h", "99999999999999999999"), "probe-missing-ports": o("probe", "h"),
         "probe-conc": o("probe", "-c", "1001", "h", "1"),
+        "probe-source": o("probe", "-s", "127.0.0.2", "-p", "40000", "h", "1-3"),
+        "probe-source-long": o("probe", "--source=[::1]", "--source-port=http", "h", "1"),
+        "probe-source-port-zero": o("probe", "-p", "0", "h", "1"),
+        "probe-source-empty": o("probe", "-s", "", "h", "1"),
+        "probe-hostport": o("probe", "127.0.0.1:5000"), "probe-v6-hostport": o("probe", "[::1]:80"),
         # bench
         "bench-bulk": o("bench", "-c", "10", "-s", "1K", "-d", "1", "--mode", "bulk", "--json",
                         "127.0.0.1:5000"),
@@ -399,6 +404,8 @@ def options_seeds():
         "resolve": o("resolve", "-4", "localhost", "http"), "resolve-6": o("resolve", "-6", "::1"),
         "resolve-bad": o("resolve", "a b"), "resolve-extra": o("resolve", "a", "b", "c"),
         "resolve-bad-service": o("resolve", "h", "nosuchservice"),
+        "resolve-46": o("resolve", "-4", "-6", "h"),
+        "help-extra": o("help", "probe", "x"),
         "hostname": o("hostname"), "hostname-option": o("hostname", "-x"),
         "hostname-extra": o("hostname", "x"), "hostname-help": o("hostname", "--help"),
     }
