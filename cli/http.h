@@ -9,9 +9,9 @@
  * by Transfer-Encoding, then Content-Length, then the end of the stream. The only
  * transfer coding decoded is chunked: a Transfer-Encoding that names any other (gzip,
  * "chunked, gzip", the obsolete identity) is an error when the body is read, whatever
- * Content-Length says. Chunk
- * sizes and Content-Length are bounded by HTTP_BODY_LIMIT before any arithmetic, and
- * nothing is ever allocated from them. Bytes after the end of the body are left unread.
+ * Content-Length says. Chunk sizes and Content-Length are bounded by HTTP_BODY_LIMIT
+ * before any arithmetic, and nothing is ever allocated from them. Bytes after the end of
+ * the body are left unread.
  *
  * Errors: the functions return 0 or -1. On -1 either r->err holds the message, without
  * the "sockit: " prefix ("malformed reply from PEER: bad status line '...'", "response

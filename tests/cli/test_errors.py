@@ -115,6 +115,20 @@ class UsageTests(Case):
                 self.assertEqual(p.stderr.decode().splitlines()[0],
                                  "sockit: invalid port '99999'")
 
+    def test_port_zero_probe_and_get(self):
+        """port 0 is an invalid port for probe and get (and probe's -p), exit 2, in the
+        words every client command uses: "invalid port '0'" """
+        for args, first in ((["probe", "127.0.0.1", "0"], "sockit: invalid port '0'"),
+                            (["probe", "-p", "0", "127.0.0.1", "80"],
+                             "sockit: invalid source port '0' (expected 1 to 65535 or a "
+                             "service name)"),
+                            (["get", "http://127.0.0.1:0/"],
+                             "sockit: invalid port '0' in URL 'http://127.0.0.1:0/'")):
+            with self.subTest(args=args):
+                p = sockit(*args, timeout=5)
+                self.assertEqual((p.returncode, p.stdout), (2, b""), p.stderr)
+                self.assertEqual(p.stderr.decode().splitlines()[0], first)
+
     def test_malformed_addresses(self):
         """malformed addresses for connect and serve -l: exit 2, 'sockit: ...' naming the
         bad text, nothing on stdout"""
