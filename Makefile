@@ -43,12 +43,23 @@ build:
 	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
-	$(BUILD_DIR)/sockit serve echo -l localhost:5000 -v
+# run: the build's own output goes to $(BUILD_DIR)/build.log, shown whole only when the
+# build fails (compiler warnings are still printed), so the server's "Listening on" comes
+# right after two lines of make run's own.
+RUN_LOG = $(BUILD_DIR)/build.log
+run:
+	@echo "make run: building sockit in $(BUILD_DIR)/ (output in $(RUN_LOG))"
+	@mkdir -p $(BUILD_DIR)
+	@{ cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) && cmake --build $(BUILD_DIR) -j $(JOBS); } \
+		> $(RUN_LOG) 2>&1 || { cat $(RUN_LOG); echo "make run: the build failed (output above)"; exit 1; }
+	@grep -E '(^|: )warning: ' $(RUN_LOG) || true
+	@echo "make run: sockit serve echo -l localhost:5000 -v (Ctrl-C stops it)"
+	@exec $(BUILD_DIR)/sockit serve echo -l localhost:5000 -v
 
 test: build
-	@command -v nc >/dev/null 2>&1 || echo "make test: nc not found: the nc interop tests will be skipped (apt-get install netcat-openbsd)"
-	@command -v socat >/dev/null 2>&1 || echo "make test: socat not found: the socat interop tests will be skipped (apt-get install socat)"
+	@# A line per missing tool (nc, socat, ncat, root...) that some case needs, with the
+	@# count; ctest then names each of those cases as Skipped (tests/lib/sktools.py).
+	@python3 -B tests/lib/sktools.py --missing tests/cli tests/seeds
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS) $(if $(TESTS),-R '$(value TESTS)')
 
 # valgrind: tests/valgrind/README.md. BUILD_DIR=DIR on the command line builds there instead.

@@ -25,7 +25,7 @@ const struct cli_cmd cli_cmds[] = {
      "       [--keepalive[=IDLE,INTVL,CNT]] [--hex-dump FILE] [-v] ADDR"},
     {"get", cmd_get, "fetch an http:// URL and write the body to stdout", "[-i] [-v] [-w SEC] URL"},
     {"probe", cmd_probe, "report which TCP ports of a host accept connections, like nc -z",
-     "[-w SEC] [-c N] [--open] [-v] HOST PORTS..."},
+     "[-w SEC] [-c N] [-s ADDR] [-p PORT] [--open] [-v] HOST PORTS..."},
     {"bench", cmd_bench, "load-test any echo-style server: requests/s, MiB/s, latency",
      "[-c N] [-s BYTES] [-p DEPTH] [-d SEC | -n N] [-r RATE] [--mode M]\n"
      "       [--source ADDR]... [--source-port PORT] [--interval SEC] [--json] ADDR"},
@@ -57,7 +57,7 @@ static void help(void)
            "  :PORT           every interface (when listening)\n"
            "  unix:/PATH      a Unix domain socket; unix:@NAME for an abstract one\n"
            "\nExit status: 0 success, 1 runtime error, 2 usage error.\n"
-           "Run 'sockit COMMAND --help' for a command's options.\n");
+           "Run 'sockit COMMAND --help' (or 'sockit help COMMAND') for a command's options.\n");
 }
 
 int cli_main(int argc, char **argv)
@@ -65,9 +65,12 @@ int cli_main(int argc, char **argv)
     if (argc < 2) return cli_usage(NULL, "missing command");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        if (argc > 2 && strcmp(cmd, "help") == 0 && cli_find(argv[2])) {
+        if (argc > 2 && strcmp(cmd, "help") == 0) { /* sockit help NAME */
+            const struct cli_cmd *c = cli_find(argv[2]);
+            if (!c) return cli_usage(NULL, "unknown command '%s'", argv[2]);
+            if (argc > 3) return cli_usage(NULL, "unexpected argument '%s'", argv[3]);
             char *sub[] = {argv[2], "--help", NULL};
-            return cli_find(argv[2])->run(2, sub);
+            return c->run(2, sub);
         }
         help();
         return 0;

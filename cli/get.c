@@ -44,13 +44,15 @@ struct get {
     int verbose;    /* -v: the conversation on stderr */
     double timeout; /* -w, for messages */
     struct http_reader reader;
+    char shown[SK_ESCAPE_MAX(HTTP_HEADERS_MAX)]; /* a head line as -v prints it */
 };
 
 static void get_help(void)
 {
     printf("Usage: sockit get [OPTIONS] URL\n\n"
            "Fetch an http:// URL with one HTTP/1.1 GET (Connection: close) and write the\n"
-           "body to stdout, byte for byte. Chunked replies are decoded. URL is\n"
+           "body to stdout, byte for byte. Chunked replies are decoded; any other transfer\n"
+           "coding (gzip, ...) is refused with exit 1, never written still encoded. URL is\n"
            "http://HOST[:PORT][/PATH][?QUERY]; HOST is a name, an IPv4 address or an IPv6\n"
            "address in brackets; the port defaults to 80; a #fragment is dropped; spaces,\n"
            "control and non-ASCII bytes in the path are sent percent-encoded.\n\n"
@@ -58,10 +60,10 @@ static void get_help(void)
            "and the body discarded (unless -i); redirects are reported with their target,\n"
            "not followed. https:// is not supported.\n\n"
            "Options:\n"
-           "  -i, --include        write the status line and headers, as received, before\n"
-           "                       the body (whatever the status)\n"
+           "  -i, --include        write the status line and headers, byte for byte as\n"
+           "                       received, before the body (whatever the status)\n"
            "  -v, --verbose        print 'Connected to ADDR', the request ('> ') and the\n"
-           "                       reply headers ('< ') on stderr\n"
+           "                       reply headers ('< ') on stderr, control bytes escaped\n"
            "  -w, --timeout SEC    give up when connecting, or any wait for data, takes\n"
            "                       longer than SEC seconds (default: no limit)\n"
            "  -h, --help           show this help\n\n"
@@ -228,11 +230,16 @@ static int get_body(void *ctx, const char *p, size_t n)
     return cli_write_stdout(p, n);
 }
 
-/* http_take_cb for head lines: as -v and -i want them. */
+/* http_take_cb for head lines: as -v and -i want them. -i output is data, the head as
+ * received (as curl -i writes it); -v is for a person at a terminal, so the bytes the
+ * server chose are escaped (sk_escape: a raw ESC, CSI 0x9b or CR never reaches it). */
 static int get_head_line(void *ctx, const char *line, size_t n)
 {
-    const struct get *g = ctx;
-    if (g->verbose) fprintf(stderr, "< %.*s\n", (int)http_chomp(line, n), line);
+    struct get *g = ctx;
+    if (g->verbose) {
+        sk_escape(g->shown, sizeof g->shown, line, http_chomp(line, n));
+        fprintf(stderr, "< %s\n", g->shown);
+    }
     return g->include ? cli_write_stdout(line, n) : 0;
 }
 

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "sockit/escape.h"
 
 #define UNTIL_EOF UINT64_MAX /* copy_body(): no length, read until the stream ends */
 #define LINE_QUOTE 64        /* bytes of a bad line quoted in an error */
@@ -56,28 +57,13 @@ static int has_ctl(const char *p, size_t n)
     return 0;
 }
 
-/* Printable form of up to `max` bytes of p[0..n) for messages: other bytes as \xHH, "..."
- * when cut. out holds HTTP_QUOTE_BUF(max) bytes. Returns out. */
+/* Printable form of up to `max` bytes of p[0..n) for messages and display: sk_escape()
+ * (control bytes, C1 and malformed UTF-8 as \r, \n, \t, \xHH), "..." when cut. out
+ * holds HTTP_QUOTE_BUF(max) bytes. Returns out. */
 static const char *quote(const char *p, size_t n, size_t max, char *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t i = 0; i < n && i < max; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 0x20 && c < 0x7f) {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    if (n > max) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
+    size_t o = sk_escape(out, SK_ESCAPE_MAX(max), p, n < max ? n : max);
+    if (n > max) memcpy(out + o, "...", 4);
     return out;
 }
 
@@ -248,12 +234,14 @@ static int parse_length(const char *v, size_t n, uint64_t *out)
     }
 }
 
-/* Whether the last coding of a Transfer-Encoding list is "chunked". */
-static int last_coding_chunked(const char *v, size_t n)
+/* Add the codings of one Transfer-Encoding value (a list, RFC 9112 6.1) to h: count
+ * them, keep the first one other than "chunked" for the message, and set h->chunked when
+ * the codings so far are exactly one "chunked". Empty list elements are skipped. */
+static void add_codings(struct http_head *h, const char *v, size_t n)
 {
-    int chunked = 0;
     size_t i = 0;
-    while (i < n) {
+    h->transfer_coded = 1;
+    while (i <= n) {
         size_t start = i;
         while (i < n && v[i] != ',')
             i++;
@@ -262,10 +250,14 @@ static int last_coding_chunked(const char *v, size_t n)
             s++;
         while (e > s && is_ows(v[e - 1]))
             e--;
-        if (e > s) chunked = e - s == 7 && strncasecmp(v + s, "chunked", 7) == 0;
+        if (e > s) {
+            h->codings++;
+            int chunked = e - s == 7 && strncasecmp(v + s, "chunked", 7) == 0;
+            if (!chunked && !h->coding[0]) quote(v + s, e - s, HTTP_CODING_QUOTE, h->coding);
+        }
         i++;
     }
-    return chunked;
+    h->chunked = h->codings == 1 && !h->coding[0];
 }
 
 /* Parse "HTTP/1.x NNN [reason]" (without its CRLF) into h. Returns 0 or -1. */
@@ -313,7 +305,7 @@ static int parse_header(struct http_reader *r, const char *line, size_t n, struc
         h->has_length = 1;
         h->length = len;
     } else if (nlen == 17 && strncasecmp(line, "Transfer-Encoding", nlen) == 0) {
-        h->chunked = last_coding_chunked(v, vlen); /* a later header's codings come last */
+        add_codings(h, v, vlen); /* a later header's codings come after the earlier ones' */
     } else if (nlen == 8 && strncasecmp(line, "Location", nlen) == 0) {
         h->has_location = 1;
         quote(v, vlen, HTTP_LOCATION_QUOTE, h->location);
@@ -419,6 +411,15 @@ int http_read_body(struct http_reader *r, const struct http_head *h)
 {
     r->err[0] = '\0';
     if (h->code == 204 || h->code == 304) return 0;
+    /* Transfer-Encoding frames the body whatever Content-Length says (RFC 9112 6.3 rule
+     * 3). A coding other than chunked would leave the body encoded, and with chunked not
+     * last the body would run until the close: both are refused, never passed on. */
+    if (h->transfer_coded && h->coding[0])
+        return fail(r, "unsupported transfer coding '%s' in the reply from %s (sockit get "
+                    "decodes only chunked)", h->coding, r->peer);
+    if (h->transfer_coded && h->codings == 0) return malformed(r, "empty Transfer-Encoding");
+    if (h->transfer_coded && !h->chunked)
+        return malformed(r, "chunked applied more than once in Transfer-Encoding");
     if (h->chunked) return copy_chunked(r);
     if (!h->has_length) return copy_body(r, UNTIL_EOF);
     int got = copy_body(r, h->length);

@@ -6,9 +6,12 @@
  * The reply is read through the reader's fixed HTTP_BUF buffer and never held whole: the
  * status line and headers (with any 1xx interim replies and the trailers of a chunked
  * body) may take HTTP_HEADERS_MAX bytes in all; the body is framed, in RFC 9112's order,
- * by Transfer-Encoding: chunked, then Content-Length, then the end of the stream. Chunk
- * sizes and Content-Length are bounded by HTTP_BODY_LIMIT before any arithmetic, and
- * nothing is ever allocated from them. Bytes after the end of the body are left unread.
+ * by Transfer-Encoding, then Content-Length, then the end of the stream. The only
+ * transfer coding decoded is chunked: a Transfer-Encoding that names any other (gzip,
+ * "chunked, gzip", the obsolete identity) is an error when the body is read, whatever
+ * Content-Length says. Chunk sizes and Content-Length are bounded by HTTP_BODY_LIMIT
+ * before any arithmetic, and nothing is ever allocated from them. Bytes after the end of
+ * the body are left unread.
  *
  * Errors: the functions return 0 or -1. On -1 either r->err holds the message, without
  * the "sockit: " prefix ("malformed reply from PEER: bad status line '...'", "response
@@ -36,6 +39,7 @@
 #define HTTP_QUOTE_BUF(n) (4 * (n) + 8)     /* quoted text of n bytes: \xHH each, "...", NUL */
 #define HTTP_STATUS_QUOTE 200               /* status line bytes kept in http_head.status */
 #define HTTP_LOCATION_QUOTE 512             /* Location bytes kept in http_head.location */
+#define HTTP_CODING_QUOTE 64                /* transfer coding bytes kept in http_head.coding */
 
 /*
  * Read up to n (> 0) bytes of the reply into buf. Returns the count (1..n), 0 at the end
@@ -53,7 +57,12 @@ typedef int (*http_take_cb)(void *ctx, const char *p, size_t n);
 struct http_head {
     int code;                                       /* 200-599 */
     char status[HTTP_QUOTE_BUF(HTTP_STATUS_QUOTE)]; /* the status line, printable */
-    int chunked;                                    /* the last transfer coding is chunked */
+    int transfer_coded; /* a Transfer-Encoding header came: it, not Content-Length,
+                         * frames the body */
+    int codings;        /* how many transfer codings it named, over every such header */
+    int chunked;        /* they are exactly one: chunked, the one coding decoded */
+    char coding[HTTP_QUOTE_BUF(HTTP_CODING_QUOTE)]; /* the first other coding, printable
+                                                     * ("gzip"), or "" */
     int has_length;
     uint64_t length; /* Content-Length, <= HTTP_BODY_LIMIT */
     int has_location;
@@ -99,7 +108,8 @@ int http_read_head(struct http_reader *r, struct http_head *h);
 
 /*
  * Read the body that *h (from http_read_head on the same reader) frames and hand it to
- * on_body: nothing for 204 and 304; chunked (trailers read and dropped); Content-Length
+ * on_body: nothing for 204 and 304; chunked (trailers read and dropped); an error for
+ * any other Transfer-Encoding ("unsupported transfer coding 'gzip' ..."); Content-Length
  * bytes; else everything up to the end of the stream. Returns 0 once the body is
  * complete, or -1 (see the top of this file), also when the stream ends early.
  */

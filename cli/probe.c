@@ -38,7 +38,11 @@
 
 enum port_state { PENDING, OPEN, CLOSED, TIMED_OUT };
 
-/* One port's outcome; code is the connector's error for CLOSED. */
+/* result.code of a port "open" only to itself: with -p P, probing port P of a local
+ * address connects the socket to itself (TCP simultaneous open), and nothing listens. */
+#define SELF_CONNECTED 1
+
+/* One port's outcome; code is the connector's error (or SELF_CONNECTED) for CLOSED. */
 struct result {
     unsigned char state;
     int code;
@@ -58,6 +62,8 @@ struct probe {
     size_t naddrs;
     int64_t timeout_ns;
     int only_open;
+    sk_source_t src; /* -s / -p: where every connection comes from */
+    int has_src;
 
     uint16_t *ports; /* ascending, no duplicates */
     struct result *res;
@@ -100,6 +106,13 @@ static void probe_help(void)
            "  -w, --timeout SEC       give up on a port after SEC seconds (default 1)\n"
            "  -c, --concurrency N     probe at most N ports at once (default %d, at most\n"
            "                          %d, and fewer if the open-file limit is low)\n"
+           "  -s, --source ADDR       connect from local address ADDR, as nc -s; HOST's\n"
+           "                          addresses of another family are not tried\n"
+           "  -p, --source-port PORT  connect from local port PORT, as nc -p. Ports are\n"
+           "                          still probed many at once (each connection has its\n"
+           "                          own remote port); a HOST:PORT reached from PORT\n"
+           "                          less than a minute ago (TIME_WAIT) may show as\n"
+           "                          'closed (Cannot assign requested address)'\n"
            "      --open              print only the open ports\n"
            "  -v, --verbose           print a summary line on stderr at the end\n"
            "  -h, --help              show this help\n\n"
@@ -111,7 +124,8 @@ static void probe_help(void)
            "  localhost 4999/tcp  closed\n"
            "  localhost 5000/tcp  open\n"
            "  localhost 5001/tcp  closed\n"
-           "  $ sockit probe --open -w 0.5 -v example.com 1-1024\n",
+           "  $ sockit probe --open -w 0.5 -v example.com 1-1024\n"
+           "  $ sockit probe -s 127.0.0.2 -p 40000 127.0.0.1 5000\n",
            CONC_DEFAULT, CONC_MAX);
 }
 
@@ -247,11 +261,29 @@ static size_t fd_budget(size_t want, size_t per)
 
 /* ---- the loop ---- */
 
+/* Whether connected socket fd is connected to itself (its local address is its peer's). */
+static int self_connected(int fd)
+{
+    struct sockaddr_storage a, b;
+    socklen_t la = sizeof a, lb = sizeof b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    if (getsockname(fd, (struct sockaddr *)&a, &la) < 0 ||
+        getpeername(fd, (struct sockaddr *)&b, &lb) < 0)
+        return 0;
+    return la == lb && memcmp(&a, &b, la) == 0;
+}
+
 /* Record port idx's outcome from a connector result (fd, or a negative code). */
 static void decide(struct probe *p, size_t idx, int r)
 {
     struct result *res = &p->res[idx];
-    if (r > 0) {
+    if (r > 0 && p->src.port && self_connected(r)) {
+        sk_close(r);
+        res->state = CLOSED;
+        res->code = SELF_CONNECTED;
+        p->nclosed++;
+    } else if (r > 0) {
         sk_close(r);
         res->state = OPEN;
         p->nopen++;
@@ -321,6 +353,8 @@ static int fill(struct probe *p)
             cli_error("probe: %s", strerror(ENOMEM));
             return -1;
         }
+        if (p->has_src)
+            sk_connector_set_source(s->c, &p->src);
         int64_t now = now_ns();
         s->deadline = now + p->timeout_ns;
         p->inflight++;
@@ -387,6 +421,9 @@ static size_t format_line(const struct probe *p, size_t idx, char *buf, size_t c
         n = snprintf(buf, cap, "%s %-9s timed-out\n", p->host, port);
     else if (r->code == -ECONNREFUSED)
         n = snprintf(buf, cap, "%s %-9s closed\n", p->host, port);
+    else if (r->code == SELF_CONNECTED)
+        n = snprintf(buf, cap, "%s %-9s closed (connected to itself: the source port)\n",
+                     p->host, port);
     else
         n = snprintf(buf, cap, "%s %-9s closed (%s)\n", p->host, port, sk_strerror(r->code));
     return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
@@ -456,6 +493,61 @@ static int resolve_host(struct probe *p, const char *host)
     return 0;
 }
 
+/*
+ * Set up -s / -p after HOST is resolved: the source's addresses, HOST's addresses cut to
+ * the source's families, and one bind per family tried at once, so that an address that
+ * is not this host's, or a source port in use, is one error rather than a "closed" line
+ * per port. Returns 0 or 1 (runtime error, reported).
+ */
+static int set_source(struct probe *p, const char *host, int port)
+{
+    char err[SK_ERRLEN], sb[SK_ADDRSTRLEN];
+    if (sk_source_init(&p->src, host, port, err) < 0) {
+        cli_error("%s", err);
+        return 1;
+    }
+    p->has_src = 1;
+    sk_source_str(&p->src, sb);
+    if (p->src.n > 0) {
+        size_t kept = 0;
+        for (size_t i = 0; i < p->naddrs; i++) {
+            int fam = sk_addr_family(&p->addrs[i]);
+            int ok = 0;
+            for (size_t k = 0; k < p->src.n && !ok; k++)
+                ok = sk_addr_family(&p->src.addrs[k]) == fam;
+            if (ok)
+                p->addrs[kept++] = p->addrs[i];
+        }
+        if (kept == 0) {
+            cli_error("probe %s from %s: %s has no address of the source's family", p->host,
+                      sb, p->host);
+            return 1;
+        }
+        p->naddrs = kept;
+    }
+    int tried[2] = {0, 0}; /* AF_INET, AF_INET6 */
+    for (size_t i = 0; i < p->naddrs; i++) {
+        int fam = sk_addr_family(&p->addrs[i]);
+        int *t = &tried[fam == AF_INET6];
+        if (*t)
+            continue;
+        *t = 1;
+        int fd = sk_socket(fam, SOCK_STREAM, 0);
+        if (fd < 0) {
+            cli_error("socket: %s", sk_strerror(fd));
+            return 1;
+        }
+        int r = sk_source_bind(&p->src, fd, fam);
+        sk_close(fd);
+        if (r < 0) {
+            cli_error("probe %s from %s: %s%s", p->host, sb, sk_strerror(r),
+                      r == -EADDRNOTAVAIL ? " (not an address of this host?)" : "");
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Size the slots: `per` sockets a slot may hold at once (one attempt starts every
  * SK_HE_DELAY until the deadline, never more than there are addresses), then how many
  * slots RLIMIT_NOFILE allows. Returns 0 or -1 (no memory). */
@@ -489,18 +581,31 @@ static void probe_free(struct probe *p)
 int cmd_probe(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"timeout", required_argument, NULL, 'w'}, {"concurrency", required_argument, NULL, 'c'},
-        {"open", no_argument, NULL, 'O'},          {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"timeout", required_argument, NULL, 'w'},
+        {"concurrency", required_argument, NULL, 'c'},
+        {"source", required_argument, NULL, 's'},
+        {"source-port", required_argument, NULL, 'p'},
+        {"open", no_argument, NULL, 'O'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     double timeout = 1.0;
     long conc = CONC_DEFAULT;
-    int only_open = 0, verbose = 0;
+    int only_open = 0, verbose = 0, source_port = 0;
+    const char *source = NULL;
 
     cli_getopt_reset();
     int c;
-    while ((c = getopt_long(argc, argv, ":w:c:vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":w:c:s:p:vh", longopts, NULL)) != -1) {
         switch (c) {
+        case 's':
+            source = optarg;
+            break;
+        case 'p':
+            if (cli_parse_port("source port", optarg, &source_port) < 0)
+                return EXIT_USAGE;
+            break;
         case 'w':
             if (cli_parse_seconds("timeout", optarg, 0.001, 1e6, &timeout) < 0)
                 return EXIT_USAGE;
@@ -525,8 +630,25 @@ int cmd_probe(int argc, char **argv)
     int nargs = argc - optind;
     if (nargs < 1)
         return cli_usage("probe", "missing HOST");
-    if (nargs < 2)
+    if (nargs < 2) {
+        /* "probe 127.0.0.1:5000": the address form the other commands take. */
+        sk_endpoint_t ep;
+        const char *a = argv[optind], *colon = strrchr(a, ':');
+        if (colon && colon[1] && sk_endpoint_parse(&ep, a, NULL) == 0 && ep.family != AF_UNIX &&
+            ep.host[0])
+            return cli_usage("probe", "probe takes HOST PORTS, not HOST:PORT: try 'sockit probe "
+                                      "%s %s'", ep.host, colon + 1);
         return cli_usage("probe", "missing PORTS");
+    }
+    if (source) {
+        sk_endpoint_t ep;
+        char err[SK_ERRLEN];
+        if (!*source) return cli_usage("probe", "empty --source");
+        if (sk_endpoint_from_hostport(&ep, source, "0", err) < 0) {
+            cli_error("--source: %s", err);
+            return EXIT_USAGE;
+        }
+    }
 
     unsigned char set[(PORT_MAX + 1) / 8] = {0};
     for (int i = optind + 1; i < argc; i++)
@@ -550,6 +672,8 @@ int cmd_probe(int argc, char **argv)
     }
     snprintf(host, sizeof host, "%.*s", (int)hn, h);
     p.host = host;
+    if ((source || source_port) && (r = set_source(&p, source, source_port)) != 0)
+        return r;
 
     if (collect_ports(&p, set) < 0 || size_slots(&p, (size_t)conc, timeout) < 0) {
         cli_error("probe: %s", strerror(ENOMEM));
@@ -560,8 +684,13 @@ int cmd_probe(int argc, char **argv)
     probe_free(&p);
     if (r < 0)
         return 1;
-    if (verbose)
-        fprintf(stderr, "probe %s: %zu open, %zu closed, %zu timed out in %.2f s\n", p.host,
-                p.nopen, p.nclosed, p.ntimedout, (double)(now_ns() - t0) / 1e9);
+    if (verbose) {
+        char sb[SK_ADDRSTRLEN] = "";
+        if (p.has_src)
+            sk_source_str(&p.src, sb);
+        fprintf(stderr, "probe %s%s%s: %zu open, %zu closed, %zu timed out in %.2f s\n", p.host,
+                p.has_src ? " from " : "", sb, p.nopen, p.nclosed, p.ntimedout,
+                (double)(now_ns() - t0) / 1e9);
+    }
     return p.nopen > 0 ? 0 : 1;
 }

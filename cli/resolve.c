@@ -40,13 +40,17 @@ static void resolve_help(void)
     printf("Usage: sockit resolve [-4|-6] NAME [SERVICE]\n\n"
            "Print every address getaddrinfo(3) returns for NAME, one per line: the family\n"
            "(inet, inet6), the socket type (stream, dgram, raw) and the address, with the\n"
-           "port when SERVICE (a number or a name such as http) is given.\n\n"
+           "port when SERVICE (a number or a name such as http) is given. A service name\n"
+           "gives only the socket types /etc/services lists it for (on Debian 12, http is\n"
+           "tcp only); a number, or no SERVICE, gives every type.\n\n"
            "Options:\n"
            "  -4           IPv4 addresses only\n"
-           "  -6           IPv6 addresses only\n"
+           "  -6           IPv6 addresses only (not with -4: leave both out for both)\n"
            "  -h, --help   show this help\n\n"
-           "Example:\n"
-           "  $ sockit resolve localhost http\n"
+           "Examples:\n"
+           "  $ sockit resolve -4 localhost http\n"
+           "  inet    stream  127.0.0.1:80\n"
+           "  $ sockit resolve -4 localhost 80\n"
            "  inet    stream  127.0.0.1:80\n"
            "  inet    dgram   127.0.0.1:80\n"
            "  inet    raw     127.0.0.1:80\n");
@@ -58,16 +62,18 @@ int cmd_resolve(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int only = AF_UNSPEC;
+    int only = AF_UNSPEC, want4 = 0, want6 = 0;
     cli_getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":46h", longopts, NULL)) != -1) {
         switch (c) {
         case '4':
             only = AF_INET;
+            want4 = 1;
             break;
         case '6':
             only = AF_INET6;
+            want6 = 1;
             break;
         case 'h':
             resolve_help();
@@ -76,6 +82,9 @@ int cmd_resolve(int argc, char **argv)
             return cli_bad_option("resolve", c, argv);
         }
     }
+    if (want4 && want6)
+        return cli_usage("resolve", "-4 and -6 exclude each other (without either, both "
+                                    "families are shown)");
     int nargs = argc - optind;
     if (nargs < 1)
         return cli_usage("resolve", "missing NAME");

@@ -36,8 +36,8 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     const struct cli_cmd *c = cmd ? cli_find(cmd) : NULL;
     fprintf(stderr, "sockit: %s\n", msg);
     if (c)
-        fprintf(stderr, "Usage: sockit %s %s\nTry 'sockit %s --help' for more information.\n",
-                c->name, c->synopsis, c->name);
+        fprintf(stderr, "Usage: sockit %s%s%s\nTry 'sockit %s --help' for more information.\n",
+                c->name, c->synopsis[0] ? " " : "", c->synopsis, c->name);
     else
         fprintf(stderr, "Usage: sockit COMMAND [OPTIONS] [ARGS]\n"
                         "Try 'sockit --help' for more information.\n");

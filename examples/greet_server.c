@@ -5,6 +5,17 @@
  * Accepts clients forever; for each prints "Got connection from ('127.0.0.1', 52617)"
  * (Python's tuple), sends "Thank you for connecting" and closes. Listens on
  * 127.0.0.1:12345 or the address given as the first argument. Stop it with Ctrl-C.
+ *
+ * Where it departs from the seeds:
+ *   - it binds 127.0.0.1, this host only, where seed 004 binds '' (every interface, so
+ *     other computers can connect) and seed 003 binds socket.gethostname() (the address
+ *     the host name resolves to). A greeting server open to the network should be asked
+ *     for: pass ":12345" (every interface) or the host's own address as the argument;
+ *   - the address is an argument ("127.0.0.1:0" picks a free port), for tests;
+ *   - seed 004's "Socket successfully created", "socket binded to 12345" and "socket is
+ *     listening" lines are one "Listening on ADDR" line on stderr, with the real port;
+ *   - the message goes out with sendall() rather than send(), so a short write cannot
+ *     cut it, and a failed accept() is retried rather than ending the program.
  */
 #include <stdio.h>
 #include <string.h>

@@ -18,7 +18,10 @@
  *     never the same byte twice (contiguous unless chunked): the body never exceeds what
  *     the input contained; a complete body has the length its framing says;
  *   - a failure has either a message or a failed callback, never both, never neither; a
- *     success has neither; nothing is read after the end or an error (no hang).
+ *     success has neither; nothing is read after the end or an error (no hang);
+ *   - the head's text fields are printable (sk_escape_clean); a body with a
+ *     Transfer-Encoding is read only when that is exactly "chunked" (never framed by
+ *     Content-Length, never passed on still gzip-coded).
  * Deterministic: the only randomness is seeded from the input.
  */
 #include <stdint.h>
@@ -27,6 +30,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "sockit/escape.h"
 
 #include "fuzz.h"
 
@@ -158,7 +162,15 @@ static void run_reader(struct run *u, int body_always)
         CHECK(u->head_len == u->r->header_bytes && u->head_len <= HTTP_HEADERS_MAX);
         CHECK(h->code >= 200 && h->code <= 599);
         CHECK(memchr(h->status, '\0', sizeof h->status) &&
-              memchr(h->location, '\0', sizeof h->location));
+              memchr(h->location, '\0', sizeof h->location) &&
+              memchr(h->coding, '\0', sizeof h->coding));
+        /* Printable: nothing the server chose reaches a terminal raw. */
+        CHECK(sk_escape_clean(h->status, strlen(h->status)) &&
+              sk_escape_clean(h->location, strlen(h->location)) &&
+              sk_escape_clean(h->coding, strlen(h->coding)));
+        /* chunked only as the one coding; any coding means Transfer-Encoding came. */
+        CHECK(!h->chunked || (h->transfer_coded && h->codings == 1 && !h->coding[0]));
+        CHECK(h->transfer_coded || (h->codings == 0 && !h->coding[0]));
         CHECK(h->length <= HTTP_BODY_LIMIT);
         u->read_body = body_always || (h->code >= 200 && h->code <= 299);
         u->contiguous = !h->chunked;
@@ -170,6 +182,9 @@ static void run_reader(struct run *u, int body_always)
         CHECK(u->sink_failed ? u->r->body_bytes <= u->nbody : u->r->body_bytes == u->nbody);
         if (u->rc_body == 0) {
             const struct http_head *h = &u->h;
+            /* Transfer-Encoding frames every body it comes with, and only chunked is
+             * read: any other coding (or chunked not last) never succeeds. */
+            if (h->code != 204 && h->code != 304 && h->transfer_coded) CHECK(h->chunked);
             if (h->code == 204 || h->code == 304)
                 CHECK(u->nbody == 0);
             else if (!h->chunked && h->has_length)
@@ -200,7 +215,9 @@ static void check_same(const struct run *a, const struct run *b)
         const struct http_head *x = &a->h, *y = &b->h;
         CHECK(x->code == y->code && x->chunked == y->chunked && x->has_length == y->has_length &&
               x->length == y->length && x->has_location == y->has_location);
-        CHECK(strcmp(x->status, y->status) == 0 && strcmp(x->location, y->location) == 0);
+        CHECK(x->transfer_coded == y->transfer_coded && x->codings == y->codings);
+        CHECK(strcmp(x->status, y->status) == 0 && strcmp(x->location, y->location) == 0 &&
+              strcmp(x->coding, y->coding) == 0);
     }
 }
 

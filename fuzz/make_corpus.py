@@ -223,6 +223,24 @@ def http_seeds():
         "chunked-over-length": h(ok + b"Content-Length: 100\r\nTransfer-Encoding: chunked\r\n"
                                  b"\r\n4\r\nabcd\r\n0\r\n\r\n", READ_64),
         "chunked-not-last": h(ok + b"Transfer-Encoding: chunked, gzip\r\n\r\nraw body"),
+        "chunked-not-last-length": h(ok + b"Transfer-Encoding: chunked, gzip\r\nContent-Length: 3"
+                                     b"\r\n\r\nabcdef", READ_2),
+        "coding-gzip-chunked": h(ok + b"Transfer-Encoding: gzip, chunked\r\n\r\n"
+                                 b"4\r\n\x1f\x8b\x08\x00\r\n0\r\n\r\n", READ_3),
+        "coding-gzip-alone-404": h(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: gzip\r\n\r\nz",
+                                   flags=HTTP_BODY_ALWAYS),
+        "coding-identity-length": h(ok + b"Transfer-Encoding: identity\r\nContent-Length: 3\r\n"
+                                    b"\r\nabc"),
+        "coding-params": h(ok + b"Transfer-Encoding: x;q=1 , chunked\r\n\r\n0\r\n\r\n"),
+        "coding-chunked-twice": h(ok + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked"
+                                  b"\r\n\r\n1\r\nz\r\n0\r\n\r\n"),
+        "coding-empty": h(ok + b"Transfer-Encoding:\r\nContent-Length: 1\r\n\r\nz"),
+        "coding-empty-elements": h(ok + b"Transfer-Encoding: ,, chunked ,\r\n\r\n1\r\nz\r\n0\r\n"
+                                   b"\r\n", READ_7, seed=5),
+        "coding-c1-long": h(ok + b"Transfer-Encoding: \x9b" + b"\xc2\x9b" * 60 + b"\r\n\r\n"),
+        "header-c1-utf8": h(b"HTTP/1.1 200 \xc3\x9cber\xc2\x9b\r\nX-A: a\x9bb\xc3\xa9\r\n"
+                            b"Content-Length: 1\r\n\r\nz"),
+        "redirect-c1": h(b"HTTP/1.1 301 M\x9b\r\nLocation: /\xc2\x9b\x9b[2J\r\n\r\n"),
         "chunked-last-of-two": h(ok + b"Transfer-Encoding: gzip\r\nTransfer-Encoding: "
                                  b"CHUNKED\r\n\r\n1\r\nz\r\n0\r\n\r\n"),
         "chunked-huge-size": h(ok + b"Transfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n"),
@@ -365,6 +383,11 @@ def options_seeds():
         "probe-bad-host": o("probe", "a b", "80"), "probe-dash": o("probe", "h", "-"),
         "probe-big": o("probe", "h", "99999999999999999999"), "probe-missing-ports": o("probe", "h"),
         "probe-conc": o("probe", "-c", "1001", "h", "1"),
+        "probe-source": o("probe", "-s", "127.0.0.2", "-p", "40000", "h", "1-3"),
+        "probe-source-long": o("probe", "--source=[::1]", "--source-port=http", "h", "1"),
+        "probe-source-port-zero": o("probe", "-p", "0", "h", "1"),
+        "probe-source-empty": o("probe", "-s", "", "h", "1"),
+        "probe-hostport": o("probe", "127.0.0.1:5000"), "probe-v6-hostport": o("probe", "[::1]:80"),
         # bench
         "bench-bulk": o("bench", "-c", "10", "-s", "1K", "-d", "1", "--mode", "bulk", "--json",
                         "127.0.0.1:5000"),
@@ -381,6 +404,8 @@ def options_seeds():
         "resolve": o("resolve", "-4", "localhost", "http"), "resolve-6": o("resolve", "-6", "::1"),
         "resolve-bad": o("resolve", "a b"), "resolve-extra": o("resolve", "a", "b", "c"),
         "resolve-bad-service": o("resolve", "h", "nosuchservice"),
+        "resolve-46": o("resolve", "-4", "-6", "h"),
+        "help-extra": o("help", "probe", "x"),
         "hostname": o("hostname"), "hostname-option": o("hostname", "-x"),
         "hostname-extra": o("hostname", "x"), "hostname-help": o("hostname", "--help"),
     }

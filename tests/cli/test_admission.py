@@ -17,7 +17,6 @@ import concurrent.futures
 import re
 import select
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -542,6 +541,7 @@ class MaxOutputTests(Case):
 
 
 # ---------------------------------------------------------------------------------------
+@sktest.needs("prlimit")
 @each_model_in("loop", "thread")
 class FdExhaustionTests(Case):
     def each_fd_exhaustion(self, model):
@@ -549,8 +549,6 @@ class FdExhaustionTests(Case):
         files', uses < 0.1 s of CPU over 2 s while saturated (no spinning), and
         once 80 clients leave, a fresh client's round trip works within 3 s; every client logged as received is
         logged as closed, and the exit totals agree"""
-        if not shutil.which("prlimit"):
-            self.skipTest("prlimit (util-linux) is missing")
         if os.environ.get("SOCKIT_SANITIZER"):
             # A sanitizer's runtime needs descriptors of its own (reports, /proc reads):
             # 64 of them do not measure sockit. The plain build runs this test.

@@ -115,6 +115,20 @@ class UsageTests(Case):
                 self.assertEqual(p.stderr.decode().splitlines()[0],
                                  "sockit: invalid port '99999'")
 
+    def test_port_zero_probe_and_get(self):
+        """port 0 is an invalid port for probe and get (and probe's -p), exit 2, in the
+        words every client command uses: "invalid port '0'" """
+        for args, first in ((["probe", "127.0.0.1", "0"], "sockit: invalid port '0'"),
+                            (["probe", "-p", "0", "127.0.0.1", "80"],
+                             "sockit: invalid source port '0' (expected 1 to 65535 or a "
+                             "service name)"),
+                            (["get", "http://127.0.0.1:0/"],
+                             "sockit: invalid port '0' in URL 'http://127.0.0.1:0/'")):
+            with self.subTest(args=args):
+                p = sockit(*args, timeout=5)
+                self.assertEqual((p.returncode, p.stdout), (2, b""), p.stderr)
+                self.assertEqual(p.stderr.decode().splitlines()[0], first)
+
     def test_malformed_addresses(self):
         """malformed addresses for connect and serve -l: exit 2, 'sockit: ...' naming the
         bad text, nothing on stdout"""
@@ -227,6 +241,34 @@ class HelpTests(Case):
             self.assertRegex(out, r"\n  %s\s" % name)
         for model in sktest.MODELS:
             self.assertIn(model, out)
+
+    def test_help_unknown_command(self):
+        """sockit help nosuch: exit 2, 'unknown command', the usage (it printed the top
+        help and exited 0); an extra argument after a known one is refused too"""
+        p = sockit("help", "nosuch")
+        self.assertEqual((p.returncode, p.stdout), (2, b""), p.stderr)
+        self.assertEqual(p.stderr, b"sockit: unknown command 'nosuch'\n"
+                                   b"Usage: sockit COMMAND [OPTIONS] [ARGS]\n"
+                                   b"Try 'sockit --help' for more information.\n")
+        p = sockit("help", "probe", "x")
+        self.assertEqual((p.returncode, p.stdout), (2, b""), p.stderr)
+        self.assertTrue(p.stderr.startswith(b"sockit: unexpected argument 'x'\n"), p.stderr)
+        for cmd in ("get", "probe", "resolve", "hostname"):
+            with self.subTest(cmd=cmd):
+                p = sockit("help", cmd)
+                self.assertEqual((p.returncode, p.stderr), (0, b""))
+                self.assertEqual(p.stdout, sockit(cmd, "--help").stdout)
+
+    def test_no_usage_line_ends_with_a_space(self):
+        """every command's usage line (after a usage error) has no trailing space"""
+        for cmd in ("serve", "connect", "listen", "get", "probe", "bench", "resolve",
+                    "hostname"):
+            with self.subTest(cmd=cmd):
+                p = sockit(cmd, "--bogus-option")
+                self.assertEqual(p.returncode, 2, p.stderr)
+                usage = [l for l in p.stderr.decode().split("\n") if l.startswith("Usage:")]
+                self.assertEqual(len(usage), 1, p.stderr)
+                self.assertEqual(usage[0], usage[0].rstrip())
 
     def test_version(self):
         """sockit --version: exit 0, 'sockit X.Y.Z'"""

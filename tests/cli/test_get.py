@@ -258,6 +258,82 @@ def send_bytewise(conn, data):
         conn.sendall(data[i:i + 1])
 
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+# Head lines of http.server that change with the clock or the Python version.
+_VARYING = ("< Date:", "< Last-Modified:", "< Server:")
+
+
+class ReadmeTourTests(Case):
+    """The README's web examples run as written, in an empty directory (issue 12: they
+    needed a www/hello.txt nobody created). Each code block that starts http.server is
+    replayed: its mkdir/echo lines in a fresh directory, the server on a free port in
+    place of 8000, and every `sockit get` line compared with the lines shown under it
+    (stdout and stderr together; Date, Last-Modified and Server skipped)."""
+
+    def blocks(self):
+        with open(os.path.join(ROOT, "README.md")) as f:
+            text = f.read()
+        blocks, cur = [], []
+        for line in text.splitlines() + [""]:
+            if line.startswith("    "):
+                cur.append(line[4:])
+            elif line.strip() == "" and cur:
+                cur.append("")
+            else:
+                if any("-m http.server" in l for l in cur):
+                    blocks.append(cur)
+                cur = []
+        return blocks
+
+    def replay(self, block, tmp):
+        import shlex
+        srv, checked, i = None, 0, 0
+        try:
+            while i < len(block):
+                line = block[i]
+                i += 1
+                if not line.startswith("$ "):
+                    continue
+                cmd = line[2:]
+                want = []
+                while i < len(block) and not block[i].startswith("$ "):
+                    if block[i]:
+                        want.append(block[i].rstrip())
+                    i += 1
+                if cmd.startswith(("mkdir ", "echo ")):
+                    r = run(["sh", "-c", cmd], cwd=tmp)
+                    self.assertEqual(r.returncode, 0, (cmd, r.stderr))
+                elif "-m http.server" in cmd:
+                    args = shlex.split(cmd.rstrip("& "))
+                    d = args[args.index("-d") + 1] if "-d" in args else "."
+                    srv = HttpServer(os.path.join(tmp, d))
+                elif cmd.startswith("sockit get "):
+                    self.assertIsNotNone(srv, "sockit get before http.server: %s" % cmd)
+                    argv = [a.replace(":8000", ":%d" % srv.port) for a in shlex.split(cmd)]
+                    r = subprocess.run([SOCKIT] + argv[1:], stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, timeout=TIMEOUT)
+                    got = [l.rstrip().replace(":%d" % srv.port, ":8000")
+                           for l in r.stdout.decode().splitlines()]
+                    keep = lambda lines: [l for l in lines if not l.startswith(_VARYING)]
+                    self.assertEqual(keep(got), keep(want), cmd)
+                    checked += 1
+        finally:
+            if srv:
+                srv.stop()
+        return checked
+
+    def test_web_examples_run_as_written(self):
+        blocks = self.blocks()
+        self.assertGreaterEqual(len(blocks), 2, "the tour's and get's web examples")
+        for n, block in enumerate(blocks):
+            with self.subTest(block=n):
+                tmp = tempfile.mkdtemp(prefix="sockit-readme-")
+                try:
+                    self.assertGreater(self.replay(block, tmp), 0, block)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+
+
 class ScriptServer:
     """One client on a loopback port: read its request head, then reply(conn) sends
     whatever the test wants; then close (unless reply waits for the client itself).
@@ -423,10 +499,119 @@ class ScriptedTests(Case):
 
     def test_chunked_overrides_content_length(self):
         """Transfer-Encoding: chunked wins over a Content-Length (RFC 9112 6.3)"""
-        reply = (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: gzip, Chunked"
+        reply = (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: Chunked"
                  b"\r\n\r\n4\r\nabcd\r\n0\r\n\r\n")
         p, _, _ = self.get(reply)
         self.assertEqual((p.returncode, p.stdout, p.stderr), (0, b"abcd", b""))
+
+    # ---- transfer codings other than chunked (issue 12) ----
+
+    def test_unsupported_transfer_coding(self):
+        """a transfer coding sockit does not decode is an error (exit 1, nothing on stdout),
+        never the still-encoded body with exit 0; with or without Content-Length (which a
+        Transfer-Encoding always overrides, RFC 9112 6.3 rule 3), in one header or two, and
+        'chunked, gzip' (chunked not last: the body would run to the close) as well"""
+        chunks = b"4\r\nabcd\r\n0\r\n\r\n"
+        cases = ((b"Transfer-Encoding: gzip, chunked\r\n", chunks, b"gzip"),
+                 (b"Transfer-Encoding: GZIP\r\n", b"\x1f\x8b\x08\x00", b"GZIP"),
+                 (b"Transfer-Encoding: chunked, gzip\r\nContent-Length: 3\r\n", b"abcdef",
+                  b"gzip"),
+                 (b"Content-Length: 3\r\nTransfer-Encoding: chunked, gzip\r\n", b"abcdef",
+                  b"gzip"),
+                 (b"Transfer-Encoding: x-custom;q=1\r\nTransfer-Encoding: chunked\r\n", chunks,
+                  b"x-custom;q=1"),
+                 (b"Transfer-Encoding: deflate\r\nTransfer-Encoding: chunked\r\n", chunks,
+                  b"deflate"),
+                 (b"Transfer-Encoding: identity\r\nContent-Length: 3\r\n", b"abc",
+                  b"identity"))
+        for head, body, coding in cases:
+            with self.subTest(head=head):
+                p, srv, _ = self.get(b"HTTP/1.1 200 OK\r\n" + head + b"\r\n" + body)
+                self.assertEqual(p.stdout, b"")
+                self.assertFails(p, b"sockit: unsupported transfer coding '%s' in the reply "
+                                    b"from 127.0.0.1:%d (sockit get decodes only chunked)\n"
+                                 % (coding, srv.port))
+
+    def test_unsupported_transfer_coding_include(self):
+        """-i writes the head as received, then fails on the coding: no body bytes"""
+        head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        p, _, _ = self.get(head + b"4\r\nabcd\r\n0\r\n\r\n", "-i")
+        self.assertEqual(p.stdout, head)
+        self.assertFails(p, b"unsupported transfer coding 'gzip'")
+
+    def test_unsupported_transfer_coding_of_an_error_status(self):
+        """a 404 whose body is gzip-coded is reported as the 404 (its body is discarded
+        anyway)"""
+        p, _, _ = self.get(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: gzip\r\n\r\nxx")
+        self.assertEqual((p.returncode, p.stdout, p.stderr),
+                         (1, b"", b"sockit: HTTP/1.1 404 Not Found\n"))
+
+    def test_transfer_coding_escaped_in_the_message(self):
+        """the coding named in the error is the server's text: control bytes escaped, cut
+        at 64 bytes"""
+        p, _, _ = self.get(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: a\x9bb\r\n\r\nx")
+        self.assertFails(p, b"unsupported transfer coding 'a\\x9bb'")
+        p, _, _ = self.get(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: " + b"z" * 100 + b"\r\n\r\nx")
+        self.assertFails(p, b"unsupported transfer coding '" + b"z" * 64 + b"...'")
+
+    def test_chunked_twice_or_empty_transfer_encoding(self):
+        """chunked applied twice, or a Transfer-Encoding with no coding at all, is a
+        malformed reply, not a body framed by Content-Length"""
+        for head, message in ((b"Transfer-Encoding: chunked, chunked\r\n",
+                               b"chunked applied more than once"),
+                              (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+                               b"chunked applied more than once"),
+                              (b"Transfer-Encoding:\r\nContent-Length: 3\r\n",
+                               b"empty Transfer-Encoding"),
+                              (b"Transfer-Encoding: , ,\r\n", b"empty Transfer-Encoding")):
+            with self.subTest(head=head):
+                p, _, _ = self.get(b"HTTP/1.1 200 OK\r\n" + head + b"\r\n3\r\nabc\r\n0\r\n\r\n")
+                self.assertEqual(p.stdout, b"")
+                self.assertFails(p, b"malformed reply from 127.0.0.1:")
+                self.assertIn(message, p.stderr)
+
+    def test_chunked_with_empty_list_elements(self):
+        """empty list elements are not codings (RFC 9110 5.6.1): ', chunked,' is chunked"""
+        p, _, _ = self.get(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: , chunked,\r\n\r\n"
+                           b"3\r\nabc\r\n0\r\n\r\n")
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, b"abc", b""))
+
+    # ---- what the server chose, shown to a person (issue 12) ----
+
+    def test_verbose_escapes_the_head(self):
+        """-v shows the head on stderr with the server's control bytes escaped (a raw CSI
+        0x9b, or a C1 control in UTF-8, never reaches the terminal; C0 controls other than
+        TAB are refused as malformed anyway); valid UTF-8 is shown as is; stdout keeps the
+        body byte-exact"""
+        reply = (b"HTTP/1.1 200 \xc3\x9cber\xc2\x9b2J\r\nX-Evil: a\x9b2Jb\x9b[31mred\r\n"
+                 b"X-Utf8: caf\xc3\xa9\r\nX-Tab:\tx\r\nContent-Length: 2\r\n\r\nok")
+        p, _, _ = self.get(reply, "-v")
+        self.assertEqual((p.returncode, p.stdout), (0, b"ok"), p.stderr)
+        self.assertIn(b"< HTTP/1.1 200 \xc3\x9cber\\xc2\\x9b2J\n", p.stderr)
+        self.assertIn(b"< X-Evil: a\\x9b2Jb\\x9b[31mred\n", p.stderr)
+        self.assertIn(b"< X-Utf8: caf\xc3\xa9\n", p.stderr)
+        self.assertIn(b"< X-Tab:\\tx\n", p.stderr)
+        for raw in (b"\x9b", b"\xc2\x9b", b"\r", b"\t"):
+            self.assertNotIn(raw, p.stderr)
+
+    def test_include_is_raw(self):
+        """-i writes the head to stdout as data, byte for byte (as curl -i): nothing
+        escaped there"""
+        reply = (b"HTTP/1.1 200 OK\r\nX-Evil: a\x9b2Jb\xc2\x9b[31m\tz\xff\r\nContent-Length: 2\r\n"
+                 b"\r\nok")
+        p, _, _ = self.get(reply, "-i")
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, reply, b""))
+
+    def test_status_and_location_escaped(self):
+        """a non-2xx status line and a redirect's Location are escaped by the same rule:
+        C1 and C0 bytes spelled out, UTF-8 kept"""
+        p, _, _ = self.get(b"HTTP/1.1 302 F\xc2\x9bound\r\nLocation: /a\x9bb/\xc3\xa9\r\n"
+                           b"Content-Length: 0\r\n\r\n")
+        self.assertEqual((p.returncode, p.stdout), (1, b""))
+        self.assertEqual(p.stderr, b"sockit: HTTP/1.1 302 F\\xc2\\x9bound: redirected to "
+                                   b"/a\\x9bb/\xc3\xa9 (not followed)\n")
+        p, _, _ = self.get(b"HTTP/1.1 500 Bad \x9b\xff\r\nContent-Length: 0\r\n\r\n")
+        self.assertEqual(p.stderr, b"sockit: HTTP/1.1 500 Bad \\x9b\\xff\n")
 
     def test_chunked_huge_size(self):
         """chunk sizes that overflow 64 bits, or pass 2^62, are refused before any use"""

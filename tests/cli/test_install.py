@@ -235,11 +235,10 @@ class InstalledTree(unittest.TestCase):
             self.assertIn("prefix=%s\n" % final, f.read())
 
 
+    @sktest.needs("make")
     def test_make_uninstall_removes_every_file_and_our_directories(self):
         """make uninstall (reading a build dir's install manifest) removes every installed
         file and sockit's own directories, and leaves the shared ones (bin, share/man)"""
-        if not shutil.which("make"):
-            self.skipTest("make not found (apt-get install make)")
         prefix = os.path.join(Installed.tmp, "uninstall-prefix")
         record = os.path.join(Installed.tmp, "uninstall-build")
         os.mkdir(record)

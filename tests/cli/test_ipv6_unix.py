@@ -293,24 +293,6 @@ class UnixModels(Case):
             shutil.rmtree(d, ignore_errors=True)
 
 
-def nc_is_openbsd():
-    if not NC:
-        return False
-    try:
-        r = subprocess.run([NC, "-h"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return b"OpenBSD netcat" in r.stdout
-
-
-def _skip(ok, what):
-    if ok:
-        return None
-    print("SKIP: %s not installed: its interop tests are skipped" % what)
-    return "%s not installed" % what
-
-
 class UnixInterop(Case):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="sockit-unix-")
@@ -319,7 +301,7 @@ class UnixInterop(Case):
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    @unittest.skipIf(_skip(nc_is_openbsd(), "OpenBSD nc"), "OpenBSD nc not installed")
+    @sktest.needs("nc")
     def test_nc_unix_client(self):
         """nc -U -N is a client of a sockit Unix echo server"""
         with serve("echo", addr="unix:" + self.path) as srv:
@@ -327,7 +309,7 @@ class UnixInterop(Case):
             self.assertEqual((r.returncode, r.stdout), (0, b"hello nc -U\n"), r.stderr)
             self.assertEqual(srv.stop(), 0)
 
-    @unittest.skipIf(_skip(SOCAT, "socat"), "socat not installed")
+    @sktest.needs("socat")
     def test_socat_unix_client(self):
         """socat - UNIX-CONNECT:/path is a client of a sockit Unix echo server"""
         with serve("echo", addr="unix:" + self.path) as srv:
@@ -336,7 +318,7 @@ class UnixInterop(Case):
             self.assertEqual((r.returncode, r.stdout), (0, b"hello socat\n"), r.stderr)
             self.assertEqual(srv.stop(), 0)
 
-    @unittest.skipIf(_skip(SOCAT, "socat"), "socat not installed")
+    @sktest.needs("socat")
     @unittest.skipUnless(HAVE_V6, "IPv6 loopback ::1 unusable")
     def test_socat_v6_client(self):
         """socat - TCP6:[::1]:PORT is a client of sockit serve echo -l [::1]:0"""

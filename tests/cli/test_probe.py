@@ -380,7 +380,8 @@ class Options(Case):
         r = run([SOCKIT, "probe", "--help"])
         self.assertEqual(r.returncode, 0)
         out = r.stdout.decode()
-        for word in ("HOST PORT/tcp STATE", "--timeout", "--concurrency", "--open", "timed-out"):
+        for word in ("HOST PORT/tcp STATE", "--timeout", "--concurrency", "--open", "timed-out",
+                     "--source ADDR", "--source-port PORT", "nc -s", "nc -p"):
             self.assertIn(word, out)
 
     def test_closed_stdout(self):
@@ -449,6 +450,142 @@ class Usage(Case):
         r, _ = probe("-w", "0.5", "127.0.0.1", "http")
         self.assertIn(r.returncode, (0, 1), r.stderr)
         self.assertEqual([p for _, p, _ in parse(r.stdout)], [port])
+
+
+class UsageIssue12(Case):
+    """Usage errors issue 12 found or added (each failed before its fix)."""
+
+    assertUsage = Usage.assertUsage
+
+    def test_host_colon_port_suggests_host_ports(self):
+        """HOST:PORT, the form the other commands take, is not 'missing PORTS': probe
+        names the form it takes and the command to type"""
+        for arg, host, port in (("127.0.0.1:5000", "127.0.0.1", "5000"),
+                                ("[::1]:80", "::1", "80"), ("localhost:http", "localhost", "http")):
+            with self.subTest(arg=arg):
+                r, _ = probe(arg)
+                self.assertEqual((r.returncode, r.stdout), (2, b""), r.stderr)
+                self.assertEqual(r.stderr.decode().splitlines()[0],
+                                 "sockit: probe takes HOST PORTS, not HOST:PORT: try 'sockit probe "
+                                 "%s %s'" % (host, port))
+        self.assertUsage(["::1"], "sockit: missing PORTS\n")  # a bare IPv6 host is a HOST
+
+    def test_source_options(self):
+        """-p takes 1-65535 or a service name, like every client port; -s an address"""
+        for args, msg in ((["-p", "0"], "sockit: invalid source port '0'"),
+                          (["-p", "70000"], "sockit: invalid source port '70000'"),
+                          (["--source-port", "nosuch"], "sockit: invalid source port 'nosuch'"),
+                          (["-p"], "option '-p' needs a value"),
+                          (["-s", ""], "sockit: empty --source"),
+                          (["--source", "a b"], "sockit: --source: invalid host name 'a b'"),
+                          (["-s"], "option '-s' needs a value")):
+            with self.subTest(args=args):
+                self.assertUsage(args + ["127.0.0.1", "80"] if len(args) > 1 else args, msg)
+
+
+class Source(Case):
+    """-s ADDR / -p PORT (nc -s / -p): the listener sees the probe come from there."""
+
+    def setUp(self):
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.2", 0))
+        except OSError:
+            self.skipTest("127.0.0.2 unusable as a source here")
+
+    def free_port(self, host="127.0.0.2"):
+        """A port nothing uses now on host (bound, then let go for sockit to take)."""
+        with socket.socket() as s:
+            s.bind((host, 0))
+            return s.getsockname()[1]
+
+    def test_source_address(self):
+        """-s 127.0.0.2: a listener on 127.0.0.1 accepts a connection from 127.0.0.2"""
+        with Ports() as ps:
+            port = ps.listen(ps.reserve())
+            r, _ = probe("-s", "127.0.0.2", "127.0.0.1", port)
+            self.assertEqual((r.returncode, r.stderr), (0, b""))
+            self.assertEqual(parse(r.stdout), [("127.0.0.1", port, "open")])
+            conn = ps.accept(port)
+            self.assertEqual(conn.getpeername()[0], "127.0.0.2")
+            conn.close()
+
+    def test_source_address_and_port(self):
+        """--source 127.0.0.2 --source-port P: the listener sees exactly 127.0.0.2:P; -v
+        names the source"""
+        with Ports() as ps:
+            port = ps.listen(ps.reserve())
+            sport = self.free_port()
+            r, _ = probe("-v", "--source", "127.0.0.2", "--source-port", sport, "127.0.0.1", port)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(parse(r.stdout), [("127.0.0.1", port, "open")])
+            self.assertRegex(r.stderr.decode(), r"\Aprobe 127\.0\.0\.1 from 127\.0\.0\.2 port %d: "
+                                                 r"1 open, 0 closed" % sport)
+            conn = ps.accept(port)
+            self.assertEqual(conn.getpeername(), ("127.0.0.2", sport))
+            conn.close()
+
+    def test_source_port_many_ports_at_once(self):
+        """-p with several ports: each is still probed (concurrently: every connection has
+        its own remote port), every listener sees the one source port, closed ones stay
+        closed"""
+        with Ports() as ps:
+            base = ps.reserve(6)
+            opened = [ps.listen(base + i) for i in (0, 2, 3, 5)]
+            sport = self.free_port("127.0.0.1")
+            r, _ = probe("-p", sport, "127.0.0.1", "%d-%d" % (base, base + 5))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(parse(r.stdout),
+                             [("127.0.0.1", base + i, "open" if base + i in opened else "closed")
+                              for i in range(6)])
+            for port in opened:
+                conn = ps.accept(port)
+                self.assertEqual(conn.getpeername(), ("127.0.0.1", sport))
+                conn.close()
+
+    def test_self_connect_is_not_open(self):
+        """-p P probing port P of a local address: the socket connects to itself (TCP
+        simultaneous open) though nothing listens: that is 'closed', never 'open'"""
+        port = self.free_port("127.0.0.1")
+        r, _ = probe("-p", port, "127.0.0.1", port)
+        self.assertEqual((r.returncode, r.stderr), (1, b""))
+        self.assertEqual(r.stdout.decode(), "127.0.0.1 %d/tcp closed (connected to itself: "
+                                            "the source port)\n" % port)
+
+    def test_source_not_on_this_host(self):
+        """an address this host does not have: one error, exit 1, no port lines"""
+        r, _ = probe("-s", "192.0.2.1", "127.0.0.1", "1-100")
+        self.assertEqual((r.returncode, r.stdout), (1, b""))
+        self.assertEqual(r.stderr, b"sockit: probe 127.0.0.1 from 192.0.2.1: Cannot assign "
+                                   b"requested address (not an address of this host?)\n")
+
+    def test_source_port_in_use(self):
+        """a source port a listener holds: one error, exit 1"""
+        with Ports() as ps:
+            port = ps.listen(ps.reserve())
+            target = ps.listen(ps.reserve())
+            r, _ = probe("-s", "127.0.0.1", "-p", port, "127.0.0.1", target)
+            self.assertEqual((r.returncode, r.stdout), (1, b""))
+            self.assertEqual(r.stderr, b"sockit: probe 127.0.0.1 from 127.0.0.1 port %d: "
+                                       b"Address already in use\n" % port)
+
+    def test_source_of_another_family(self):
+        """an IPv4 source for an IPv6-only HOST: exit 1, saying so"""
+        r, _ = probe("-s", "127.0.0.2", "::1", "80")
+        self.assertEqual((r.returncode, r.stdout), (1, b""))
+        self.assertEqual(r.stderr, b"sockit: probe ::1 from 127.0.0.2: ::1 has no address of "
+                                   b"the source's family\n")
+
+    def test_source_picks_the_family(self):
+        """localhost with -s 127.0.0.2: only its IPv4 addresses are tried (an IPv6 one
+        would fail to bind), and the listener sees 127.0.0.2"""
+        with Ports() as ps:
+            port = ps.listen(ps.reserve())
+            r, _ = probe("-s", "127.0.0.2", "localhost", port)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(parse(r.stdout), [("localhost", port, "open")])
+            with ps.accept(port) as conn:
+                self.assertEqual(conn.getpeername()[0], "127.0.0.2")
 
 
 class Hosts(Case):

@@ -1,5 +1,6 @@
 """sockit resolve NAME [SERVICE] and sockit hostname, against Python's own view of the
 same resolver (the same libc, /etc/hosts and /etc/services)."""
+import os
 import socket
 import sys
 
@@ -125,6 +126,72 @@ class ResolveTests(Case):
                          b"sockit: resolve no.such.host.invalid: Name or service not known\n")
 
 
+def transcripts(text, prompt="$ sockit resolve "):
+    """The 'PROMPT ARGS' lines of a doc and the output lines under each (up to the next
+    line starting with '$' or a blank one): [(args, [lines])]. Lines keep their indent
+    stripped; roff's '\\-' reads as '-'."""
+    out, cur = [], None
+    for raw in text.replace("\\-", "-").splitlines():
+        line = raw.strip()
+        if line.startswith(prompt):
+            cur = (line[len(prompt):].split(), [])
+            out.append(cur)
+        elif cur is not None and line and not line.startswith(("$", ".")):
+            cur[1].append(line)
+        else:
+            cur = None
+    return out
+
+
+class DocsTests(Case):
+    """The resolve examples in --help, sockit(1) and the README are what it prints here
+    (issue 12: they showed three lines for 'resolve localhost http', which prints one)."""
+
+    ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+    def check(self, where, text):
+        examples = [(a, want) for a, want in transcripts(text) if want]
+        self.assertTrue(examples, "no resolve example with its output in %s" % where)
+        for args, want in examples:
+            with self.subTest(where=where, args=args):
+                p = resolve(*args)
+                failed = want[0].startswith("sockit: ")  # an error example: stderr, exit 1
+                self.assertEqual(p.returncode, 1 if failed else 0, p.stderr)
+                got = p.stderr if failed else p.stdout
+                self.assertEqual([" ".join(l.split()) for l in got.decode().splitlines()],
+                                 [" ".join(l.split()) for l in want])
+
+    def test_help_examples(self):
+        self.check("--help", resolve("--help").stdout.decode())
+
+    def test_man_page_examples(self):
+        with open(os.path.join(self.ROOT, "man", "sockit.1")) as f:
+            self.check("sockit.1", f.read())
+
+    def test_readme_examples(self):
+        with open(os.path.join(self.ROOT, "README.md")) as f:
+            self.check("README.md", f.read())
+
+
+class ConflictTests(Case):
+    def test_four_and_six(self):
+        """-4 with -6 (either order, or with other options) is a usage error, exit 2,
+        before any lookup; not a runtime 'Name or service not known'"""
+        for args in (["-4", "-6", "localhost"], ["-6", "-4", "localhost"], ["-46", "localhost"],
+                     ["-4", "localhost", "http", "-6"]):
+            with self.subTest(args=args):
+                p = resolve(*args)
+                self.assertEqual((p.returncode, p.stdout), (2, b""), p.stderr)
+                lines = p.stderr.decode().splitlines()
+                self.assertEqual(lines[0], "sockit: -4 and -6 exclude each other (without "
+                                           "either, both families are shown)")
+                self.assertEqual(lines[1], "Usage: sockit resolve [-4|-6] NAME [SERVICE]")
+
+    def test_repeated_flag_is_fine(self):
+        p = resolve("-4", "-4", "localhost")
+        self.assertEqual((p.returncode, p.stderr), (0, b""))
+
+
 class HostnameTests(Case):
     def hostname(self):
         p = run([SOCKIT, "hostname"])
@@ -148,6 +215,14 @@ class HostnameTests(Case):
         except socket.gaierror:
             accepted.add(name)
         self.assertIn(fqdn, accepted)
+
+    def test_usage_line_has_no_trailing_space(self):
+        """hostname takes no arguments: its usage line is 'Usage: sockit hostname', with
+        nothing after the name (it ended with a space)"""
+        p = run([SOCKIT, "hostname", "extra"])
+        self.assertEqual((p.returncode, p.stdout), (2, b""))
+        self.assertEqual(p.stderr, b"sockit: unexpected argument 'extra'\nUsage: sockit hostname\n"
+                                   b"Try 'sockit hostname --help' for more information.\n")
 
     def test_fqdn_as_python_getfqdn(self):
         """line 2 compared with socket.getfqdn() (the help says 'as socket.getfqdn()');

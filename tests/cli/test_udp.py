@@ -656,15 +656,7 @@ def drain_log_in_background(srv):
     return t
 
 
-def _skip_reason(tool, name):
-    if tool:
-        return None
-    reason = "%s not installed: interop tests skipped" % name
-    print("SKIP: " + reason)
-    return reason
-
-
-@unittest.skipIf(_skip_reason(SOCAT, "socat"), "socat not installed")
+@sktest.needs("socat")
 class Socat(Case):
     def test_socat_client(self):
         """socat - UDP:127.0.0.1:PORT is a client of sockit serve echo --udp"""
@@ -710,19 +702,7 @@ class Socat(Case):
             srv.kill()
 
 
-def nc_is_openbsd():
-    if not NC:
-        return False
-    try:
-        r = subprocess.run([NC, "-h"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return b"OpenBSD netcat" in r.stdout
-
-
-@unittest.skipIf(_skip_reason(nc_is_openbsd(), "OpenBSD nc (netcat-openbsd)"),
-                 "OpenBSD nc not installed")
+@sktest.needs("nc")
 class Nc(Case):
     def test_nc_udp_client(self):
         """nc -u is a client of sockit serve echo --udp"""

@@ -244,9 +244,116 @@ def skip_file(reason):
     sys.exit(SKIP_EXIT)
 
 
+# ---- cases that need a tool (nc, socat, root, ...): tests/lib/sktools.py ----
+
+import sktools as _sktools
+
+_NEEDS = "_sktest_needs"
+
+
+def needs(*tools):
+    """Decorator for a test method or class that needs tools (sktools.TOOLS: "nc",
+    "ncat", "socat", "root", "ip", "prlimit", "make"), e.g. @sktest.needs("socat").
+
+    Under ctest each marked case (or class) is an entry of its own, named after it
+    (cli.test_udp.Nc.test_nc_udp_client), which exits 77 when a tool is missing, so
+    ctest's summary names every case that did not run; the file's own entry leaves
+    them out (tests/CMakeLists.txt, sktest.main()). Run by hand, a marked case whose
+    tool is missing is skipped with the reason. Names must be literal strings (the
+    configure step reads them with ast)."""
+    for t in tools:
+        _sktools.missing(t)  # ValueError for an unknown name, at import
+
+    def deco(obj):
+        have = tuple(getattr(obj, _NEEDS, ()))
+        reasons = [r for r in (_sktools.missing(t) for t in tools) if r]
+        if reasons:
+            obj = unittest.skip("; ".join(reasons))(obj)
+        setattr(obj, _NEEDS, have + tuple(t for t in tools if t not in have))
+        return obj
+    return deco
+
+
+def _needs_of(obj):
+    return tuple(getattr(obj, _NEEDS, ()))
+
+
+class _WithoutNeeds(unittest.TestLoader):
+    """Loads every case but those marked with needs() (each has its own ctest entry)."""
+
+    def __init__(self):
+        super().__init__()
+        self.left_out = []
+
+    def getTestCaseNames(self, cls):
+        names = super().getTestCaseNames(cls)
+        if _needs_of(cls):
+            self.left_out += ["%s.%s" % (cls.__name__, n) for n in names]
+            return []
+        keep = []
+        for n in names:
+            if _needs_of(getattr(cls, n)):
+                self.left_out.append("%s.%s" % (cls.__name__, n))
+            else:
+                keep.append(n)
+        return keep
+
+
+def _main_file():
+    return os.path.abspath(sys.modules["__main__"].__file__)
+
+
+def _run_one_case(case):
+    """SKTEST_CASE=Class[.test]: run that case alone; exit 77 if a tool it needs is
+    missing, or if it skipped itself (so ctest names it), 1 if it failed."""
+    mod = sys.modules["__main__"]
+    cls_name, _, meth = case.partition(".")
+    cls = getattr(mod, cls_name, None)
+    target = getattr(cls, meth, None) if meth else cls
+    if target is None:
+        sys.stderr.write("sktest: no case %s in %s\n" % (case, _main_file()))
+        sys.exit(1)
+    tools = _needs_of(cls) + tuple(t for t in _needs_of(target) if t not in _needs_of(cls))
+    reasons = [r for r in (_sktools.missing(t) for t in tools) if r]
+    if reasons:
+        sys.stderr.write("SKIPPED: %s: %s\n" % (case, "; ".join(reasons)))
+        sys.exit(SKIP_EXIT)
+    prog = unittest.main(argv=[sys.argv[0], case], verbosity=2, exit=False)
+    r = prog.result
+    if not r.wasSuccessful():
+        sys.exit(1)
+    if r.testsRun and len(r.skipped) == r.testsRun:
+        sys.exit(SKIP_EXIT)
+    sys.exit(0)
+
+
 def main():
-    """unittest.main() with verbose output, for `python3 test_x.py`."""
-    unittest.main(verbosity=2)
+    """unittest.main() with verbose output, for `python3 test_x.py`. Under ctest
+    (tests/CMakeLists.txt) also: SKTEST_CASE=Class.test runs one needs()-marked case as
+    its own entry; SKTEST_EXCLUDE_NEEDS=1 runs everything else."""
+    case = os.environ.get("SKTEST_CASE")
+    if case:
+        _run_one_case(case)
+    if not os.environ.get("SKTEST_EXCLUDE_NEEDS"):
+        unittest.main(verbosity=2)
+        return
+    loader = _WithoutNeeds()
+    suite = loader.loadTestsFromModule(sys.modules["__main__"])
+    # Every case left out here must have its own ctest entry, or it would never run.
+    entries = {c for c, _ in _sktools.scan(_main_file())}
+    lost = [c for c in loader.left_out
+            if c not in entries and c.partition(".")[0] not in entries]
+    if lost:
+        sys.stderr.write("sktest: %s: needs() marks %s, but tests/CMakeLists.txt cannot see "
+                         "them: mark a `def test_*` or a class in this file\n"
+                         % (_main_file(), ", ".join(lost)))
+        sys.exit(1)
+    if loader.left_out:
+        sys.stderr.write("NOTE: %d case(s) needing a tool run as ctest entries of their own: "
+                         "%s\n" % (len(loader.left_out), ", ".join(loader.left_out)))
+    if suite.countTestCases() == 0:
+        sys.exit(0)
+    unittest.main(verbosity=2, testLoader=loader)
 
 
 # ---- additive helpers for the CLI suite (tests/cli) ----

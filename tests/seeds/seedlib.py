@@ -267,4 +267,5 @@ def have_ipv6_loopback():
 
 
 def main():
-    unittest.main(verbosity=2)
+    """sktest.main(): verbose, and the needs() split of tests/CMakeLists.txt."""
+    sktest.main()

@@ -129,6 +129,15 @@ class GreetExamples(unittest.TestCase):
         self.assertEqual((r.returncode, r.stdout), (1, b""))
         self.assertRegex(r.stderr.decode(), r"^greet_client: .*refused")
 
+    def test_greet_server_says_where_it_departs_from_its_seeds(self):
+        """greet_server.c binds 127.0.0.1 where the seeds bind '' and gethostname(): its
+        header comment says so (issue 12)"""
+        with open(os.path.join(ROOT, "examples", "greet_server.c")) as f:
+            header = f.read().split("*/", 1)[0]
+        self.assertIn("Where it departs from the seeds", header)
+        for fact in ("binds 127.0.0.1", "seed 004 binds ''", "seed 003 binds socket.gethostname()"):
+            self.assertIn(fact, " ".join(header.replace(" * ", " ").split()))
+
 
 class ResolveExample(unittest.TestCase):
     def test_localhost(self):
