@@ -26,8 +26,8 @@ import sktest
 from sktest import SOCKIT, Case, random_bytes, run, serve
 
 TIMEOUT = sktest.DEFAULT_TIMEOUT
-NC = shutil.which("nc")
-NCAT = shutil.which("ncat")
+NC = shutil.which("nc") or "nc"
+NCAT = shutil.which("ncat") or "ncat"
 
 
 def spawn(argv, **kw):
@@ -142,27 +142,33 @@ class NoLossAfterPauses(Case):
         self.assertEqual(rc, 0, err)
         self.assertSameBytes(got, p1 + p2)
 
-    def test_random_pauses_into_every_listener(self):
+    def random_pauses_into(self, kind, seed):
         """property: random pause patterns (0-3 s in all, stdin pausing up to 1.5 s at a
-        time) through connect into sockit listen, nc -l and ncat -l arrive byte-exact,
-        and both sides exit 0"""
-        kinds = ["sockit"] + (["nc"] if NC else []) + (["ncat"] if NCAT else [])
-        missing = {"nc", "ncat"} - set(kinds)
-        rng = random.Random(12)
-        for kind in kinds:
-            for trial in range(2):
-                n = rng.randint(2, 4)
-                pauses = [rng.uniform(0, 1.5) for _ in range(n - 1)]
-                while sum(pauses) > 3:
-                    pauses = [p / 2 for p in pauses]
-                chunks = [random_bytes(rng.randint(1, 300000), seed=rng.random())
-                          for _ in range(n)]
-                with self.subTest(peer=kind, pauses=[round(p, 2) for p in pauses]):
-                    rc, err, got = self.transfer(kind, chunks, pauses)
-                    self.assertEqual(rc, 0, err)
-                    self.assertSameBytes(got, b"".join(chunks))
-        if missing:
-            self.skipTest("not installed, not tested: %s" % ", ".join(sorted(missing)))
+        time) through connect into a `kind` listener arrive byte-exact, and both sides
+        exit 0"""
+        rng = random.Random(seed)
+        for trial in range(2):
+            n = rng.randint(2, 4)
+            pauses = [rng.uniform(0, 1.5) for _ in range(n - 1)]
+            while sum(pauses) > 3:
+                pauses = [p / 2 for p in pauses]
+            chunks = [random_bytes(rng.randint(1, 300000), seed=rng.random())
+                      for _ in range(n)]
+            with self.subTest(peer=kind, pauses=[round(p, 2) for p in pauses]):
+                rc, err, got = self.transfer(kind, chunks, pauses)
+                self.assertEqual(rc, 0, err)
+                self.assertSameBytes(got, b"".join(chunks))
+
+    def test_random_pauses_into_sockit_listen(self):
+        self.random_pauses_into("sockit", 12)
+
+    @sktest.needs("nc")
+    def test_random_pauses_into_nc_listen(self):
+        self.random_pauses_into("nc", 13)
+
+    @sktest.needs("ncat")
+    def test_random_pauses_into_ncat_listen(self):
+        self.random_pauses_into("ncat", 14)
 
     def test_slow_receiver(self):
         """a receiver that reads 1 MiB, stops reading for 2 s, then reads the rest: all of
@@ -286,10 +292,9 @@ class ClientOptions(Case):
         self.assertEqual(ps.data, [b"GET / HTTP/1.0\r\n\r\nx\r\nlast"])
         self.assertEqual(r.stdout, b"a\nb\n")
 
+    @sktest.needs("nc")
     def test_crlf_against_nc(self):
         """-C into nc -l: nc receives CRLF line ends"""
-        if not NC:
-            self.skipTest("nc not installed")
         path = os.path.join(tempfile.mkdtemp(), "got")
         rx = Receiver("nc", path)
         r = run([SOCKIT, "connect", "-C", "127.0.0.1", str(rx.port)], input=b"one\ntwo\n")
@@ -425,11 +430,10 @@ class Messages(Case):
 
 
 class UdpListen(Case):
+    @sktest.needs("nc")
     def test_listen_udp_against_nc(self):
         """listen --udp (nc -u -l): the first datagram's sender is the peer; its datagrams
         go to stdout, stdin lines go back to it, one datagram each"""
-        if not NC:
-            self.skipTest("nc not installed")
         lp = spawn([SOCKIT, "listen", "-u", "-v", "127.0.0.1:0"])
         port = sktest.parse_addr(read_stderr_line(lp, r"Listening on (\S+) \(udp\)").group(1))[1]
         nc = spawn([NC, "-u", "127.0.0.1", str(port)])
