@@ -53,6 +53,21 @@ def wait_count(srv, pattern, n, timeout=sktest.DEFAULT_TIMEOUT):
                                  % (len(found), n, pattern, srv.log_lines[-40:]))
 
 
+def refused_how(port, source, host="127.0.0.1"):
+    """Connect from `source` and read to the end: (local port, "reset" | "eof", data)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((source, 0))
+        sport = s.getsockname()[1]
+        s.settimeout(sktest.DEFAULT_TIMEOUT)
+        try:
+            s.connect((host, port))  # the reset may come before connect returns
+            data = recv_until_eof(s)
+        except ConnectionResetError:
+            return sport, "reset", b""
+        return sport, "eof", data
+
+
 def ends(sock):
     """True if the peer closed or reset the connection (bounded by the socket's timeout),
     False if data came instead."""
@@ -188,13 +203,11 @@ class AclTests(Case):
             self.assertEqual(recv_exact(s, len(want)), want)
 
     def assert_refused(self, srv, port, source, host="127.0.0.1"):
-        with connect_from(port, source, host=host) as s:
-            sport = s.getsockname()[1]
-            try:
-                got = recv_until_eof(s)
-            except ConnectionResetError:
-                got = b""
-            self.assertEqual(got, b"", "a refused client got data")
+        """A client the rules refuse gets no byte and a reset (an error, not an empty
+        conversation that looks like success): at connect already, or at its first read."""
+        how = refused_how(port, source, host)
+        self.assertEqual(how[1:], ("reset", b""), "a refused client must see a reset, no data")
+        sport = how[0]
         shown = ("[%s]" % source) if ":" in source else source
         srv.wait_log(r"^Refused %s:%d: not allowed \(--allow/--deny\)$"
                      % (re.escape(shown), sport))
@@ -211,7 +224,7 @@ class AclTests(Case):
                              srv.log_lines)
 
     def each_allow_one(self, model):
-        """--allow 127.0.0.1: 127.0.0.1 is served, 127.0.0.2 is closed without a byte and
+        """--allow 127.0.0.1: 127.0.0.1 is served, 127.0.0.2 is reset without a byte and
         logged as not allowed"""
         self.run_rules(model, ["--allow", "127.0.0.1"], ["127.0.0.1"], ["127.0.0.2"])
 
@@ -627,8 +640,7 @@ class StatsTests(Case):
             reset_close(r)
             srv.wait_log(r"^Closed 127\.0\.0\.1:%d: 7 bytes in, 7 bytes out, [0-9.]+ s: "
                          r"connection reset by peer$" % pr)
-            with connect_from(srv.port, "127.0.0.2") as d:
-                self.assertTrue(ends(d))
+            self.assertEqual(refused_how(srv.port, "127.0.0.2")[1], "reset")
             srv.wait_log(r"^Refused 127\.0\.0\.2:")
             c = connect(srv.port)
             pc = c.getsockname()[1]
@@ -685,8 +697,8 @@ class StatsTests(Case):
             self.assertEqual(st, (2, 0, 0, 1, 1000, 1000, 0), srv.log_lines[i])
 
     def each_stats_datagrams(self, model):
-        """--udp: three echoed datagrams count as 3 datagrams and no connections, on
-        SIGUSR1 and at exit"""
+        """--udp: three echoed datagrams count as 3 datagrams, their 21 bytes in and the
+        21 bytes of the replies out, and no connections, on SIGUSR1 and at exit"""
         with serve("echo", "--udp", model=model) as srv:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                 u.settimeout(5)
@@ -696,10 +708,10 @@ class StatsTests(Case):
             n0 = len(srv.log_lines)
             srv.signal(signal.SIGUSR1)
             st, _ = stats_line(srv, n0)
-            self.assertEqual(st, (0, 0, 0, 0, 0, 0, 3))
+            self.assertEqual(st, (0, 0, 0, 0, 21, 21, 3))
             n1 = len(srv.log_lines)
             self.assertEqual(srv.stop(), 0)
-            self.assertEqual(stats_line(srv, n1)[0], (0, 0, 0, 0, 0, 0, 3))
+            self.assertEqual(stats_line(srv, n1)[0], (0, 0, 0, 0, 21, 21, 3))
 
 
 # ---------------------------------------------------------------------------------------
