@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -157,6 +158,35 @@ class MaxConnsTests(Case):
             self.assertEqual(len(refused), 2, srv.log_lines)
             (conns, active, nref, _, _, _, _), _ = stats_line(srv)
             self.assertEqual((conns, active, nref), (11, 0, 2), srv.log_lines[-3:])
+
+
+    def each_busy_client_that_sends_sees_clean_eof(self, model):
+        """--max-conns 1: refused clients that send at once (as `sockit connect` sends its
+        stdin), or a little later, still read the whole busy line and then a clean EOF,
+        not a reset (the server shuts its side down and drops their input before the
+        close), 20 of 20"""
+        with serve("echo", "--max-conns", "1", model=model) as srv:
+            with connect(srv.port) as held:
+                held.sendall(b"mine")
+                self.assertEqual(recv_exact(held, 4), b"mine")
+                outcomes = []
+                for i in range(20):
+                    with connect(srv.port) as extra:
+                        extra.sendall(b"GET / HTTP/1.0\r\n\r\n" * (1 + i))  # unread input
+                        if i % 2:
+                            srv.wait_log(r"^Refused 127\.0\.0\.1:%d: "
+                                         % extra.getsockname()[1])
+                            try:
+                                extra.sendall(b"and more")  # after the server's close
+                            except OSError:
+                                pass
+                        try:
+                            data = recv_until_eof(extra)
+                            outcomes.append((data, "eof"))
+                        except ConnectionResetError:
+                            outcomes.append((b"?", "reset"))
+                self.assertEqual(outcomes, [(BUSY, "eof")] * 20)
+            self.assertEqual(srv.stop(), 0)
 
 
 class MaxConnsBurstTests(Case):
@@ -463,6 +493,146 @@ class FrameTimeoutTests(Case):
             self.assertEqual(srv.stop(), 0)
             timeouts = [ln for ln in srv.log_lines if "(--frame-timeout)" in ln]
             self.assertEqual(len(timeouts), want, timeouts[:3])
+
+
+    def each_steady_stream_of_frames_kept(self, model):
+        """--frame line --frame-timeout 1: a client that sends lines for 3 s, every send
+        ending inside a line (so a partial frame is always buffered, but frames keep
+        completing), is not closed: a frame's deadline starts when that frame begins"""
+        with serve("echo", "--frame", "line", "--frame-timeout", str(FRAME_TIMEOUT),
+                   model=model) as srv:
+            with connect(srv.port) as s:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                s.sendall(b"li")
+                t0, got, want = time.monotonic(), b"", b""
+                i = 0
+                while time.monotonic() - t0 < 3 * FRAME_TIMEOUT:
+                    s.sendall(b"ne %d\nli" % i)  # completes one line, begins the next
+                    want += b"line %d\n" % i
+                    got += recv_exact(s, len(want) - len(got))
+                    i += 1
+                    time.sleep(0.1)
+                self.assertEqual(got, want)
+                s.sendall(b"ne end\n")
+                self.assertEqual(recv_exact(s, 9), b"line end\n")
+            self.assertEqual(srv.stop(), 0)
+            self.assertFalse([ln for ln in srv.log_lines if "(--frame-timeout)" in ln])
+
+
+# ---------------------------------------------------------------------------------------
+def server_read_all(server_port, client_port):
+    """True once the server's end of an IPv4 loopback connection has no bytes waiting to
+    be read (its receive queue in /proc/net/tcp is empty): the server has taken them."""
+    with open("/proc/net/tcp") as f:
+        for row in f.readlines()[1:]:
+            fields = row.split()
+            lport = int(fields[1].split(":")[1], 16)
+            rport = int(fields[2].split(":")[1], 16)
+            if (lport, rport) == (server_port, client_port):
+                return int(fields[4].split(":")[1], 16) == 0
+    return False
+
+
+def len32(payload):
+    return struct.pack(">I", len(payload)) + payload
+
+
+@each_model_in("loop", "thread")
+class BufferedBudgetTests(Case):
+    def each_oldest_partial_frame_evicted(self, model):
+        """--frame len32 --max-buffered 300K: A, then B, then C each park 90000 bytes of a
+        100000-byte frame (about 128 KiB of buffer each); C's pushes the total over the
+        budget, so A, the oldest partial frame, is closed (logged with the reason), and B
+        and C complete their frames and get them back byte-exact"""
+        frames = [random_bytes(100000, seed=k) for k in range(3)]
+        with serve("echo", "--frame", "len32", "--max-buffered", "300K", model=model) as srv:
+            socks = []
+            try:
+                for k, frame in enumerate(frames):
+                    c = connect(srv.port)
+                    socks.append(c)
+                    c.sendall(len32(frame)[:4 + 90000])
+                    port = c.getsockname()[1]
+                    self.assertTrue(wait_until(lambda: server_read_all(srv.port, port)),
+                                    "the server did not read client %d's partial frame" % k)
+                a, b, c = socks
+                apat = re.escape("127.0.0.1:%d" % a.getsockname()[1])
+                srv.wait_log(r"^Closing %s: buffered input over the server's budget "
+                             r"\(--max-buffered\): the oldest partial frame$" % apat)
+                self.assertTrue(ends(a), "the evicted client got data")
+                for s_, frame in ((b, frames[1]), (c, frames[2])):
+                    s_.sendall(len32(frame)[4 + 90000:])
+                    self.assertSameBytes(recv_exact(s_, 4 + len(frame)), len32(frame))
+                srv.wait_log(r"^Closed %s: 90004 bytes in, 0 bytes out, [0-9.]+ s: buffered "
+                             r"input over the server's budget" % apat)
+            finally:
+                for s_ in socks:
+                    s_.close()
+            self.assertEqual(srv.stop(), 0)
+            closing = [ln for ln in srv.log_lines if ln.startswith("Closing")]
+            self.assertEqual(len(closing), 1, closing)
+
+
+class BufferedBudgetForkTests(Case):
+    def test_budget_is_per_process(self):
+        """fork: each session process has its own budget: --max-buffered 64K closes a
+        client parking 100 KB of a frame (it alone passes it), and serves a client whose
+        frames fit"""
+        with serve("echo", "--frame", "len32", "--max-buffered", "64K", model="fork") as srv:
+            with connect(srv.port) as big:
+                big.sendall(len32(b"b" * 200000)[:100004])
+                bpat = re.escape("127.0.0.1:%d" % big.getsockname()[1])
+                srv.wait_log(r"^Closing %s: buffered input over the server's budget" % bpat)
+                self.assertTrue(ends(big))
+            with connect(srv.port) as small:
+                small.sendall(len32(b"s" * 30000))
+                self.assertEqual(recv_exact(small, 30004), len32(b"s" * 30000))
+            self.assertEqual(srv.stop(), 0)
+
+
+class DefaultBoundsTests(Case):
+    def test_default_max_conns_thread(self):
+        """thread without --max-conns: 1000 clients at once are served, the 1001st gets
+        the busy line (a thread per client is not free: the default bounds it)"""
+        with serve("echo", model="thread") as srv:
+            socks = []
+            try:
+                for i in range(1000):
+                    socks.append(connect(srv.port))
+                wait_count(srv, r"^Connection received on ", 1000, timeout=30)
+                with connect(srv.port) as extra:
+                    self.assertEqual(recv_until_eof(extra), BUSY)
+                srv.wait_log(r"^Refused 127\.0\.0\.1:\d+: 1000 connections already")
+                socks[-1].sendall(b"still served")
+                self.assertEqual(recv_exact(socks[-1], 12), b"still served")
+            finally:
+                for s_ in socks:
+                    s_.close()
+            self.assertEqual(srv.stop(), 0)
+
+    def test_default_frame_timeout(self):
+        """--frame line without --frame-timeout: a half frame is closed after the default
+        30 s; with --frame-timeout 0 one is kept (no limit)"""
+        with serve("echo", "--frame", "line") as srv, \
+                serve("echo", "--frame", "line", "--frame-timeout", "0") as keep:
+            with connect(srv.port) as a, connect(keep.port) as b:
+                a.sendall(b"half")
+                b.sendall(b"half")
+                t0 = time.monotonic()
+                a.settimeout(45)
+                self.assertTrue(ends(a), "the half frame was answered")
+                took = time.monotonic() - t0
+                self.assertGreater(took, 29)
+                self.assertLess(took, 40)
+                b.settimeout(0.5)
+                with self.assertRaises(socket.timeout):
+                    b.recv(1)  # still open, nothing sent
+                b.sendall(b" done\n")
+                b.settimeout(5)
+                self.assertEqual(recv_exact(b, 10), b"half done\n")
+            srv.wait_log(r"frame not completed in time \(--frame-timeout\)$")
+            self.assertEqual(srv.stop(), 0)
+            self.assertEqual(keep.stop(), 0)
 
 
 # ---------------------------------------------------------------------------------------
