@@ -789,6 +789,38 @@ class ChatTests(ChatCase):
         self.assertFalse(os.path.exists(path), "socket file left behind")
 
 
+@each_model_in("loop", "thread")
+class ChatEscapes(ChatCase):
+    def each_hostile_name_and_line(self, model):
+        """a Unix member whose bound name holds a CR and ESC [2J, and whose line holds a CR
+        mid-line (which would return the cursor and print over the tag): the others get
+        the name and the line with those bytes spelled out, the tag intact"""
+        d = tempfile.mkdtemp(prefix="sockit-chat-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "c.sock")
+        def plain_member():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.socks.append(s)
+            s.settimeout(T)
+            s.connect(path)
+            return Member(s, b"[unix:" + path.encode() + b"]")
+
+        with chat(model, addr="unix:" + path) as srv:
+            a, b = self.join(2, plain_member)
+            evil = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.socks.append(evil)
+            evil.settimeout(T)
+            evil.bind(b"\0x\r[127.0.0.1:1] fake\x1b[2J")
+            evil.connect(path)
+            name = b"[unix:@x\\r[127.0.0.1:1] fake\\x1b[2J]"
+            evil.sendall(b"[127.0.0.1:1] says\rhi \xc3\xa9\n")
+            for m in (a, b):
+                self.expect(m, b"* " + name + b" joined (3 online)\n" +
+                            name + b" [127.0.0.1:1] says\\rhi \xc3\xa9\n")
+            self.assertQuiet([a, b])
+            self.stopped_cleanly(srv)
+
+
 class ChatRefusals(Case):
     def refused(self, *args):
         r = run([SOCKIT, "serve", "chat", "-l", "127.0.0.1:0"] + list(args), timeout=5)
