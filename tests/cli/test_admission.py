@@ -24,6 +24,7 @@ import struct
 import subprocess
 import threading
 import time
+import unittest
 
 import sktest
 from sktest import (MODELS, SOCKIT, Case, Server, child_pids, connect, connect_from,
@@ -633,6 +634,57 @@ class DefaultBoundsTests(Case):
             srv.wait_log(r"frame not completed in time \(--frame-timeout\)$")
             self.assertEqual(srv.stop(), 0)
             self.assertEqual(keep.stop(), 0)
+
+
+# ---------------------------------------------------------------------------------------
+def keepalive_timer(server_port, client_port):
+    """The server socket's keepalive timer as ss shows it, e.g. ('6', 'ms'), or None when
+    it has none (ss -tno: `timer:(keepalive,6.792ms,0)`)."""
+    r = run(["ss", "-tno", "state", "established", "( sport = :%d and dport = :%d )"
+             % (server_port, client_port)], timeout=5)
+    m = re.search(r"timer:\(keepalive,(\d+)[.\d]*(ms|sec|min)", r.stdout.decode())
+    return m.groups() if m else None
+
+
+@unittest.skipUnless(shutil.which("ss"), "ss (iproute2) not installed: keepalive not checked")
+@each_model
+class KeepaliveTests(Case):
+    def each_keepalive_values(self, model):
+        """--keepalive=7,3,4: the server's socket of each client runs the keepalive timer,
+        first probe due within 7 s (ss shows the server side); without --keepalive there is
+        no such timer"""
+        with serve("echo", "--keepalive=7,3,4", model=model) as srv, \
+                serve("echo", model=model) as plain:
+            with connect(srv.port) as c, connect(plain.port) as d:
+                for s_, p in ((c, srv.port), (d, plain.port)):
+                    s_.sendall(b"k")
+                    self.assertEqual(recv_exact(s_, 1), b"k")
+                got = keepalive_timer(srv.port, c.getsockname()[1])
+                self.assertIsNotNone(got, "no keepalive timer on the server's socket")
+                self.assertNotEqual(got[1], "min", got)
+                self.assertLessEqual(int(got[0]), 7, got)
+                self.assertIsNone(keepalive_timer(plain.port, d.getsockname()[1]))
+            self.assertEqual(srv.stop(), 0)
+            self.assertEqual(plain.stop(), 0)
+
+    def each_keepalive_system_timers(self, model):
+        """--keepalive without a value: SO_KEEPALIVE with the system's timers (the timer
+        runs; net.ipv4.tcp_keepalive_time, 2 h by default, is in minutes)"""
+        with serve("echo", "--keepalive", model=model) as srv:
+            with connect(srv.port) as c:
+                c.sendall(b"k")
+                self.assertEqual(recv_exact(c, 1), b"k")
+                got = keepalive_timer(srv.port, c.getsockname()[1])
+                self.assertIsNotNone(got, "no keepalive timer on the server's socket")
+            self.assertEqual(srv.stop(), 0)
+
+
+class KeepaliveUsage(Case):
+    def test_bad_values_and_udp(self):
+        """--keepalive=x and --udp --keepalive are usage errors (exit 2)"""
+        for args in (["--keepalive=x"], ["--keepalive=1,2,3,4"], ["--udp", "--keepalive"]):
+            r = run([SOCKIT, "serve", "echo", "-l", "127.0.0.1:0"] + args, timeout=5)
+            self.assertEqual(r.returncode, 2, "%r: %r" % (args, r.stderr))
 
 
 # ---------------------------------------------------------------------------------------
