@@ -26,6 +26,10 @@ struct sk__budget;
  * sk_session_new(), before the first feed. */
 void sk__session_set_budget(sk_session_t *s, struct sk__budget *b);
 
+/* Free the session's input now and leave the budget's list: from here on the budget
+ * cannot evict (abort) it. For a model about to free what its abort would touch. */
+void sk__session_drop_input(sk_session_t *s);
+
 /* The budget the session is charged to, or NULL. */
 struct sk__budget *sk__session_budget(const sk_session_t *s);
 

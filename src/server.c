@@ -378,11 +378,12 @@ void sk_server_log_stats(sk_server_t *s)
 static void refuse_busy(int fd)
 {
     ssize_t n = SK_SYS(send)(fd, SK_BUSY_LINE, sizeof SK_BUSY_LINE - 1,
-                             MSG_NOSIGNAL | MSG_DONTWAIT);
+                             MSG_NOSIGNAL | MSG_DONTWAIT); /* best effort */
     SK_SYS(shutdown)(fd, SHUT_WR);
     char buf[4096];
-    for (size_t got = 0; got < REFUSED_DRAIN; got += (size_t)n)
-        if ((n = SK_SYS(recv)(fd, buf, sizeof buf, MSG_DONTWAIT)) <= 0) break;
+    size_t got = 0;
+    while (got < REFUSED_DRAIN && (n = SK_SYS(recv)(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+        got += (size_t)n;
     sk_close(fd);
 }
 

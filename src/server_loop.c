@@ -116,6 +116,9 @@ static void conn_free(struct conn *c)
 {
     struct worker *w = c->w;
     end_session(c);
+    /* No other thread may notify c from here on: chat has let go of it (on_close), and
+     * the budget cannot evict it once its input is gone. */
+    sk__session_drop_input(c->s);
     pthread_mutex_lock(&w->nmu);
     if (c->notified) {
         if (c->nprev)

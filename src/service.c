@@ -94,6 +94,12 @@ static void in_release(sk_session_t *s)
     sk_buf_free(&s->in);
 }
 
+void sk__session_drop_input(sk_session_t *s)
+{
+    if (s->framed)
+        in_release(s);
+}
+
 void sk_session_free(sk_session_t *s)
 {
     if (s && s->framed) {
