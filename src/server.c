@@ -1155,13 +1155,16 @@ void sk__serve_datagrams(sk_server_t *s, int fd, char *in, char *out)
         }
         sk__server_log(s, "Datagram from %s (%zd bytes)", sk_addr_str(&from, as), n);
         if (r < 0) continue;
+        /* Counted before it goes: a client that has its reply may ask for the totals. */
+        s->bytes_out += (unsigned long long)r;
         ssize_t w = send_reply(fd, out, (size_t)r, &from, &ctl, ctllen);
         if (w >= 0) {
-            s->bytes_out += (unsigned long long)w;
             sk__tap(s, &from, 1, 0, out, (size_t)w);
-        } else if (w != -EAGAIN) { /* a full buffer drops the reply, as UDP may */
-            sk__server_log(s, "sendto %s: %s", as, sk_strerror((int)w));
+            continue;
         }
+        s->bytes_out -= (unsigned long long)r;
+        if (w != -EAGAIN) /* a full buffer drops the reply, as UDP may */
+            sk__server_log(s, "sendto %s: %s", as, sk_strerror((int)w));
     }
 }
 

@@ -615,8 +615,9 @@ class ChatTests(ChatCase):
                          % re.escape(addr_text(nr)))
             self.assertFalse([x for x in srv.log_lines if "Clos" in x and
                               addr_text(nr) not in x], "someone else was closed")
-            self.assertLess(rss_max - rss0, 20 * 1024,
-                            "server RSS grew from %d to %d KiB" % (rss0, rss_max))
+            if not os.environ.get("SOCKIT_SANITIZER"):  # ASan's quarantine keeps what is freed
+                self.assertLess(rss_max - rss0, 20 * 1024,
+                                "server RSS grew from %d to %d KiB" % (rss0, rss_max))
             self.assertTrue(heard_before_read,
                             "the room did not drop the member that stopped reading until it "
                             "read again: no '%s' within 3 s after the flood" % gone.decode().strip())
