@@ -6,6 +6,7 @@
  * that input is still drained while output flows.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -130,7 +131,8 @@ static int wait_io(const sk_service_t *svc, int fd, int wakefd, int input_open,
             int64_t left = deadline - sk__now_ns();
             if (left <= 0)
                 return -ETIMEDOUT;
-            timeout = (int)((left + 999999) / 1000000);
+            int64_t ms = (left + 999999) / 1000000;
+            timeout = ms > INT_MAX ? INT_MAX : (int)ms; /* a pause until resumed: INT64_MAX */
         }
         int n = SK_SYS(poll)(p, 2, timeout);
         if (n > 0)

@@ -49,6 +49,8 @@
 /* While the server stops, a closed connection lingers only this long: exit waits for it. */
 #define STOP_LINGER_MS 250
 #define LINGER_BYTES (256 * 1024)
+/* A pause's timer looks again after this long at most (a pause may be "until resumed"). */
+#define PAUSE_TIMER_MAX_MS ((int64_t)3600 * 1000)
 /* Most worker threads, and most fds a worker's loop can watch. */
 #define MAX_WORKERS 256
 #define MAX_SETSIZE (1 << 20)
@@ -355,7 +357,9 @@ static void update(struct conn *c)
     if (paused && !c->ending) { /* not a byte is read until the pause ends */
         c->held = 1;
         if (!c->pause_timer) {
-            int64_t ms = (paused - sk__now_ns() + 999999) / 1000000;
+            int64_t left = paused - sk__now_ns(); /* INT64_MAX: until resumed */
+            int64_t ms = left > PAUSE_TIMER_MAX_MS * 1000000 ? PAUSE_TIMER_MAX_MS
+                                                             : (left + 999999) / 1000000;
             c->pause_timer = sk_loop_timer(c->w->loop, ms < 1 ? 1 : ms, pause_over, c);
             if (c->pause_timer < 0)
                 c->pause_timer = 0;
