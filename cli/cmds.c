@@ -13,9 +13,12 @@ int cli_parse_only;
 
 const struct cli_cmd cli_cmds[] = {
     {"serve", cmd_serve, "run a server for a classic service (echo, chargen, ...)",
-     "SERVICE [-l ADDR]... [--model MODEL] [--threads N] [--udp] [--frame F]\n"
-     "       [--max-frame N] [--max-output N]\n"
-     "       [--backlog N] [--message TEXT] [-v]"},
+     "SERVICE [-l ADDR]... [--model MODEL] [--threads N] [-v]\n"
+     "       [--message TEXT] [--frame F] [--max-frame N] [--max-output N]\n"
+     "       [--max-conns N] [--max-buffered SIZE] [--allow CIDR]... [--deny CIDR]...\n"
+     "       [--idle-timeout SEC] [--frame-timeout SEC] [--drain-timeout SEC]\n"
+     "       [--keepalive[=IDLE,INTVL,CNT]] [--hex-dump FILE] [--backlog N]\n"
+     "       [--udp] [--join GROUP[@IFACE]]... [--ttl N] [--reply-rate RATE[,BURST]]"},
     {"connect", cmd_connect, "connect and copy stdin/stdout to the socket, like nc",
      "[-w SEC] [-q SEC] [-i SEC] [--no-half-close] [-C] [-s ADDR] [-p PORT]\n"
      "       [--keepalive[=IDLE,INTVL,CNT]] [--hex-dump FILE] [--frame F [--max-frame N]]\n"

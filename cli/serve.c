@@ -1,8 +1,11 @@
 /* serve.c: `sockit serve SERVICE`: run a built-in service until SIGTERM or SIGINT. */
+#include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +16,14 @@
 #include "cli.h"
 #include "sockit.h"
 
-/* Most -l options. */
+/* Most -l options, and most --join options. */
 #define MAX_LISTEN_ARGS 32
+#define MAX_JOIN_ARGS 32
+/* A second stop signal this soon after the first is the same stop: GNU timeout signals
+ * the process and then its whole process group, so serve gets SIGTERM twice at once. */
+#define SAME_STOP_MS 500
+/* --max-buffered's largest value: 1 TiB. */
+#define MAX_BUFFERED_LIMIT ((size_t)1 << 40)
 
 /*
  * Signals. SIGTERM, SIGINT and SIGUSR1 stay blocked in every thread and are taken by one
@@ -22,8 +31,9 @@
  * context, and a signal sent the instant "Listening on" appears waits, blocked, until
  * that thread takes it. (An asynchronous handler was lost, 1 run in about 700 under
  * TSan: the signal was consumed and the handler never ran.)
- *   first SIGTERM/SIGINT: stop cleanly (drain, exit 0); a second one: leave at once
- *   (exit 1); SIGUSR1: log the totals.
+ *   first SIGTERM/SIGINT: stop cleanly (drain, exit 0); another within SAME_STOP_MS:
+ *   the same stop; a later one: leave at once (exit 1), removing the Unix socket files
+ *   the server created first; SIGUSR1: log the totals.
  */
 static struct {
     sigset_t set;   /* the signals the thread takes */
@@ -33,21 +43,36 @@ static struct {
     pthread_t th;
 } sig;
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void *signal_main(void *arg)
 {
     (void)arg;
-    int stops = 0;
+    int64_t first = -1; /* when the first stop signal came */
     for (;;) {
         siginfo_t si;
         int n = sigwaitinfo(&sig.set, &si);
         if (atomic_load(&sig.quit))
             return NULL;
-        if (n == SIGUSR1)
+        if (n == SIGUSR1) {
             sk_server_report(sig.srv);
-        else if (n == SIGTERM || n == SIGINT) {
-            if (stops++)
+        } else if (n == SIGTERM || n == SIGINT) {
+            int64_t now = monotonic_ms();
+            if (first < 0) {
+                first = now;
+                sk_server_stop(sig.srv);
+            } else if (now - first >= SAME_STOP_MS) {
+                /* Leave now, but not the socket files behind: a later server could not
+                 * tell them from a live one's. (The server is not freed before this
+                 * thread is joined, so srv is still valid.) */
+                sk_server_remove_files(sig.srv);
                 _exit(1);
-            sk_server_stop(sig.srv);
+            }
         }
     }
 }
@@ -130,9 +155,18 @@ static void log_in_child(void)
     logq.len = 0;
 }
 
+/* The "Stopping:" line says what a second signal does (the library's line does not know
+ * about terminals). */
+static const char stop_hint[] = "; a second Ctrl-C (or SIGTERM) exits at once";
+
 static void log_stderr(void *ctx, const char *line)
 {
     (void)ctx;
+    char with_hint[1024];
+    if (strncmp(line, "Stopping:", 9) == 0 &&
+        (size_t)snprintf(with_hint, sizeof with_hint, "%s%s", line, stop_hint) <
+            sizeof with_hint)
+        line = with_hint;
     if (logq.direct) {
         fprintf(stderr, "%s\n", line);
         return;
@@ -209,19 +243,58 @@ static void log_stop(void)
     logq.started = 0;
 }
 
+/* --hex-dump: the library's tap, into cli_hexdump(). */
+static void hexdump_tap(void *ctx, const sk_addr_t *peer, int sent, unsigned long long offset,
+                        const void *data, size_t len)
+{
+    (void)ctx;
+    char as[SK_ADDRSTRLEN];
+    cli_hexdump(sent, sk_addr_str(peer, as), offset, data, len);
+}
+
+/* --reply-rate N[,BURST]: replies a second to one source, and the burst (0: default). */
+static int parse_reply_rate(const char *text, double *rate, double *burst)
+{
+    char *end;
+    errno = 0;
+    double r = strtod(text, &end), b = 0;
+    int bad = errno || end == text || !isfinite(r) || r < 0 || r > 1e9;
+    if (!bad && *end == ',') {
+        const char *p = end + 1;
+        b = strtod(p, &end);
+        bad = errno || end == p || !isfinite(b) || b < 1 || b > 1e9;
+    }
+    if (bad || *end) {
+        cli_error("invalid --reply-rate '%s' (expected RATE[,BURST]: replies a second to one "
+                  "source, 0 for no limit, and the burst, e.g. 1000,2000)", text);
+        return -1;
+    }
+    *rate = r == 0 ? -1 : r; /* 0 on the command line: no limit */
+    *burst = b;
+    return 0;
+}
+
 static void serve_help(void)
 {
     printf("Usage: sockit serve SERVICE [OPTIONS]\n\n"
            "Run SERVICE until SIGTERM or SIGINT (Ctrl-C), then drain and exit 0: listeners\n"
            "close at once, idle clients are closed, active ones get --drain-timeout to\n"
-           "finish. A second signal exits at once with status 1.\n"
+           "finish; the 'Stopping:' line says so on stderr. Another signal within 0.5 s is\n"
+           "the same stop (GNU timeout signals the process, then its group); a later one\n"
+           "exits at once with status 1 (Unix socket files are still removed).\n"
            "chargen keeps streaming after the client's EOF (RFC 864) until it closes.\n"
            "With --udp every datagram is answered on its own (echo: the datagram back;\n"
            "chargen: 0-512 random characters; daytime, time, greet: the answer; discard:\n"
-           "nothing), under any model; like inetd, never to a source port below 1024.\n"
-           "chat sends each line a client types to every other client as '[ADDR] line',\n"
-           "announces joins and leaves, and drops a member that stops reading once its\n"
-           "queue passes --max-output; it runs under the loop and thread models.\n"
+           "nothing), under any model. Replies cannot loop between servers: none goes to\n"
+           "a source port below 1024 (as inetd) or to this server's own address, and at\n"
+           "most --reply-rate go to any one source, so a loop with another server (a\n"
+           "spoofed datagram) stops once the burst is spent.\n"
+           "chat sends each line a client types to every other client as '[ADDR] line'\n"
+           "(control bytes spelled out, \\r and \\x1b), announces joins and leaves, and runs\n"
+           "under the loop and thread models. A fast sender is slowed to the pace of the\n"
+           "members that read (its input waits while their queues are over a quarter of\n"
+           "--max-output); a member whose queue has not moved for 5 s is not reading and\n"
+           "is dropped once its queue passes --max-output.\n"
            "\nServices:\n");
     for (const sk_service_t *const *s = sk_services(); *s; s++)
         printf("  %-9s %s\n", (*s)->name, (*s)->summary);
@@ -237,31 +310,59 @@ static void serve_help(void)
            "      --max-output N  loop (and chat): a client whose unsent output passes N\n"
            "                      bytes is dropped (K/M/G suffixes; default 1M)\n"
            "      --max-conns N   at most N clients at once; the next gets a one-line\n"
-           "                      error and is closed (default: no limit)\n"
+           "                      error and is closed (default %d for loop, as redis's\n"
+           "                      maxclients; %d for thread and fork, where a client\n"
+           "                      costs a thread or a process; iterative serves one at\n"
+           "                      a time and its backlog is its bound; 0: no limit)\n"
+           "      --max-buffered SIZE  budget for bytes held for partial frames and chat\n"
+           "                      queues, server-wide (fork: per process); when full,\n"
+           "                      the client with the oldest partial frame is closed\n"
+           "                      (K/M/G suffixes; default 64M; 0: no budget)\n"
            "      --allow CIDR    admit only matching clients (repeatable; 10.0.0.0/8,\n"
            "                      ::1, all); rules are tried in order, first match wins\n"
-           "      --deny CIDR     refuse matching clients (repeatable)\n"
+           "      --deny CIDR     refuse matching clients (repeatable); a refused client\n"
+           "                      is reset\n"
            "      --idle-timeout SEC   close a client after SEC without a byte either way\n"
            "      --frame-timeout SEC  with --frame: a frame once begun must be complete\n"
-           "                      within SEC (slowloris)\n"
+           "                      within SEC (slowloris; default %g; 0: no limit)\n"
            "      --drain-timeout SEC  on SIGTERM/SIGINT: listeners close at once, idle\n"
            "                      clients (framed, between frames) are closed, active\n"
            "                      ones get SEC to finish (default 10); a raw stream is\n"
            "                      active until its client closes\n"
+           "      --keepalive[=IDLE,INTVL,CNT]  TCP keepalive on every client: probes after\n"
+           "                      IDLE s of silence, every INTVL s, CNT unanswered ones\n"
+           "                      reset it (each empty or 0: the system's; ncat\n"
+           "                      --keep-alive, socat keepalive)\n"
+           "      --hex-dump FILE every byte each way of every client (and datagram) to\n"
+           "                      FILE ('-': stderr), hexdump -C layout under a header\n"
+           "                      per chunk with its direction and stream offset (ncat\n"
+           "                      --hex-dump, socat -x)\n"
            "  -b, --backlog N     listen(2) backlog, 1-65535 (default SOMAXCONN)\n"
            "      --message TEXT  greet: the bytes to send (default \"%s\")\n"
            "  -u, --udp           serve datagrams (UDP, or Unix datagram sockets)\n"
+           "      --join GROUP[@IFACE]  --udp: join multicast group GROUP (239.1.2.3,\n"
+           "                      ff15::1; on interface IFACE, else by route) on the\n"
+           "                      listeners of its family; repeatable. Listen on the\n"
+           "                      wildcard address (0.0.0.0:PORT, [::]:PORT) or GROUP\n"
+           "      --ttl N         --udp: hop limit of the replies, 1-255 (IP_TTL and\n"
+           "                      IP_MULTICAST_TTL; IPv6 hop limits; default the system's)\n"
+           "      --reply-rate RATE[,BURST]  --udp: at most RATE replies a second to one\n"
+           "                      source address and port, bursts of BURST (default\n"
+           "                      %g,%g; 0: no limit, e.g. for sockit bench --udp\n"
+           "                      from few sockets at full speed)\n"
            "      --frame F       echo, discard: work in messages framed as F: line,\n"
            "                      crlf, fixed:N, len16, len32 (big-endian length prefix),\n"
            "                      eof (the message ends at the client's EOF) or raw (a\n"
            "                      byte stream, the default). echo answers each complete\n"
            "                      frame, framed the same way; a bad frame closes only\n"
            "                      that client's connection (logged with -v)\n"
-           "      --max-frame N   largest message, in bytes (K/M/G suffixes; default 1M)\n"
+           "      --max-frame N   largest message, in bytes (K/M/G suffixes; default 1M;\n"
+           "                      len16 at most 65535)\n"
            "  -v, --verbose       log 'Listening on ADDR' per listener (with the real port\n"
            "                      when port 0 was asked for), 'Connection received on\n"
            "                      ADDR' and 'Closed ADDR: bytes in, out, duration' per\n"
-           "                      client, and the totals at exit, to stderr\n"
+           "                      client, and the totals at exit, to stderr (text a\n"
+           "                      client chose is escaped)\n"
            "SIGUSR1 logs the totals (connections, bytes, errors, refused) at any time.\n"
            "  -h, --help          show this help\n\n"
            "Examples:\n"
@@ -270,8 +371,11 @@ static void serve_help(void)
            "  sockit serve echo -l 127.0.0.1:0 -v      # any free port, printed on stderr\n"
            "  sockit serve daytime -l 5013 -m fork\n"
            "  sockit serve echo --udp -l [::1]:5000      # UDP echo on IPv6 loopback\n"
-           "  sockit serve echo --frame len32 -l unix:/tmp/echo.sock\n",
-           SK_GREET_DEFAULT);
+           "  sockit serve echo --udp -l 0.0.0.0:5000 --join 239.1.2.3   # multicast\n"
+           "  sockit serve echo --frame len32 -l unix:/tmp/echo.sock\n"
+           "  sockit serve echo --hex-dump - -v        # every byte, on stderr\n",
+           SK_MAX_CONNS_LOOP, SK_MAX_CONNS_THREAD, SK_FRAME_TIMEOUT_DEFAULT, SK_GREET_DEFAULT,
+           SK_REPLY_RATE_DEFAULT, SK_REPLY_BURST_DEFAULT);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -286,11 +390,19 @@ int cmd_serve(int argc, char **argv)
         {"allow", required_argument, NULL, 'A'},      {"deny", required_argument, NULL, 'D'},
         {"idle-timeout", required_argument, NULL, 'I'},
         {"frame-timeout", required_argument, NULL, 'T'},
-        {"drain-timeout", required_argument, NULL, 'R'}, {NULL, 0, NULL, 0},
+        {"drain-timeout", required_argument, NULL, 'R'},
+        {"max-buffered", required_argument, NULL, 'B'},
+        {"keepalive", optional_argument, NULL, 'K'},
+        {"hex-dump", required_argument, NULL, 'H'},
+        {"join", required_argument, NULL, 'J'},
+        {"ttl", required_argument, NULL, 'L'},
+        {"reply-rate", required_argument, NULL, 'Q'}, {NULL, 0, NULL, 0},
     };
-    const char *listen[MAX_LISTEN_ARGS];
-    size_t nlisten = 0;
-    int verbose = 0;
+    const char *listen[MAX_LISTEN_ARGS], *join[MAX_JOIN_ARGS];
+    size_t nlisten = 0, njoin = 0;
+    const char *hexdump = NULL;
+    static sk_keepalive_t keepalive;
+    int verbose = 0, frame_timeout_set = 0;
     const char *frame = NULL;
     size_t max_frame = 0;
     sk_framing_t framing;
@@ -342,9 +454,38 @@ int cmd_serve(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case 'C':
-            if (cli_parse_int("max-conns", optarg, 1, 10000000, &v) < 0)
+            if (cli_parse_int("max-conns", optarg, 0, 10000000, &v) < 0)
                 return EXIT_USAGE;
-            o.max_conns = (int)v;
+            o.max_conns = v ? (int)v : -1; /* 0: no limit */
+            break;
+        case 'B':
+            if (cli_parse_size("--max-buffered", optarg, 0, MAX_BUFFERED_LIMIT,
+                               &o.max_buffered) < 0)
+                return EXIT_USAGE;
+            if (o.max_buffered == 0)
+                o.max_buffered = SIZE_MAX; /* 0: no budget */
+            break;
+        case 'K':
+            if (cli_parse_keepalive(optarg, &keepalive) < 0)
+                return EXIT_USAGE;
+            o.keepalive = &keepalive;
+            break;
+        case 'H':
+            hexdump = optarg;
+            break;
+        case 'J':
+            if (njoin == MAX_JOIN_ARGS)
+                return cli_usage("serve", "too many --join options (max %d)", MAX_JOIN_ARGS);
+            join[njoin++] = optarg;
+            break;
+        case 'L':
+            if (cli_parse_int("ttl", optarg, 1, 255, &v) < 0)
+                return EXIT_USAGE;
+            o.ttl = (int)v;
+            break;
+        case 'Q':
+            if (parse_reply_rate(optarg, &o.reply_rate, &o.reply_burst) < 0)
+                return EXIT_USAGE;
             break;
         case 'A':
         case 'D':
@@ -357,8 +498,11 @@ int cmd_serve(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case 'T':
-            if (cli_parse_seconds("frame timeout", optarg, 0.001, 1e6, &o.frame_timeout) < 0)
+            if (cli_parse_seconds("frame timeout", optarg, 0, 1e6, &o.frame_timeout) < 0)
                 return EXIT_USAGE;
+            if (o.frame_timeout == 0)
+                o.frame_timeout = -1; /* 0: no limit */
+            frame_timeout_set = 1;
             break;
         case 'R':
             if (cli_parse_seconds("drain timeout", optarg, 0, 1e6, &o.drain_timeout) < 0)
@@ -380,11 +524,11 @@ int cmd_serve(int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage("serve", "missing SERVICE");
-    if (optind + 1 < argc)
-        return cli_usage("serve", "unexpected argument '%s'", argv[optind + 1]);
-    o.service = sk_service_find(argv[optind]);
+    o.service = sk_service_find(argv[optind]); /* "exec PROGRAM": the service is unknown */
     if (!o.service)
         return cli_usage("serve", "unknown service '%s'", argv[optind]);
+    if (optind + 1 < argc)
+        return cli_usage("serve", "unexpected argument '%s'", argv[optind + 1]);
     if (o.conf.message && o.service != &sk_service_greet)
         return cli_usage("serve", "--message applies only to the greet service");
     if (max_frame && !frame)
@@ -397,11 +541,14 @@ int cmd_serve(int argc, char **argv)
         return cli_usage("serve", "--threads applies only to --model loop");
     if (o.max_output && o.model != SK_MODEL_LOOP && !(o.service->flags & SK_SERVICE_ONE_PROCESS))
         return cli_usage("serve", "--max-output applies to --model loop (and to chat)");
-    if (o.frame_timeout > 0 && !frame)
+    if (frame_timeout_set && !frame)
         return cli_usage("serve", "--frame-timeout needs --frame");
-    if (o.socktype == SOCK_DGRAM && (o.max_conns || o.idle_timeout > 0))
-        return cli_usage("serve", "--max-conns and --idle-timeout apply to connections, "
-                                  "not --udp");
+    if (o.socktype == SOCK_DGRAM &&
+        (o.max_conns || o.idle_timeout > 0 || o.max_buffered || o.keepalive))
+        return cli_usage("serve", "--max-conns, --max-buffered, --idle-timeout and "
+                                  "--keepalive apply to connections, not --udp");
+    if (o.socktype != SOCK_DGRAM && (njoin || o.ttl || o.reply_rate))
+        return cli_usage("serve", "--join, --ttl and --reply-rate apply to --udp");
     if (frame) {
         if (cli_framing("serve", frame, max_frame, &framing) < 0)
             return EXIT_USAGE;
@@ -433,44 +580,66 @@ int cmd_serve(int argc, char **argv)
      * soon as "Listening on" appears waits for the signal thread, and stops the server
      * cleanly. */
     signals_block();
-    if (verbose && log_start() == 0)
+    if (log_start() == 0) { /* without -v, the one "Stopping:" line */
         o.log = log_stderr;
+        o.log_quiet = !verbose;
+    }
+    if (hexdump) {
+        if (cli_hexdump_open(hexdump) < 0) {
+            log_stop();
+            signals_end(0);
+            return 1;
+        }
+        o.tap = hexdump_tap;
+    }
 
     sk_server_t *srv;
     int r = sk_server_new(&srv, &o);
     if (r < 0) {
         log_stop();
         signals_end(0);
+        cli_hexdump_close();
         cli_error("serve: %s", sk_strerror(r));
         return 1;
     }
     raise_nofile();
 
-    for (size_t i = 0; i < nlisten; i++) {
+    int status = 0;
+    for (size_t i = 0; i < nlisten && !status; i++) {
         r = sk_server_listen(srv, listen[i], err);
         if (r < 0) {
             cli_error("%s", err);
-            sk_server_free(srv);
-            log_stop();
-            signals_end(0);
-            return r == SK_EBADADDR || r == SK_EBADPORT ? EXIT_USAGE : 1;
+            status = r == SK_EBADADDR || r == SK_EBADPORT ? EXIT_USAGE : 1;
         }
     }
-    r = signals_start(srv);
-    if (r < 0) {
+    for (size_t i = 0; i < njoin && !status; i++) {
+        r = sk_server_join(srv, join[i], err);
+        if (r < 0) {
+            cli_error("%s", err);
+            status = r == SK_EBADADDR ? EXIT_USAGE : 1;
+        }
+    }
+    if (!status && (r = signals_start(srv)) < 0) {
         cli_error("serve: signal thread: %s", sk_strerror(r));
+        status = 1;
+    }
+    if (status) {
         sk_server_free(srv);
         log_stop();
         signals_end(0);
-        return 1;
+        cli_hexdump_close();
+        return status;
     }
     if (verbose) {
         for (size_t i = 0; i < sk_server_listener_count(srv); i++) {
             sk_addr_t a;
-            char as[SK_ADDRSTRLEN];
-            if (sk_server_listener_addr(srv, i, &a) == 0)
-                fprintf(stderr, "Listening on %s%s\n", sk_addr_str(&a, as),
+            char as[SK_ADDRSTRLEN], safe[SK_ESCAPE_MAX(SK_ADDRSTRLEN)];
+            if (sk_server_listener_addr(srv, i, &a) == 0) {
+                sk_addr_str(&a, as);
+                sk_escape(safe, sizeof safe, as, strlen(as));
+                fprintf(stderr, "Listening on %s%s\n", safe,
                         o.socktype == SOCK_DGRAM ? " (udp)" : "");
+            }
         }
     }
 
@@ -480,6 +649,7 @@ int cmd_serve(int argc, char **argv)
     signals_end(1);
     log_stop();
     sk_server_free(srv);
+    cli_hexdump_close();
     if (r < 0) {
         cli_error("serve: %s", sk_strerror(r));
         return 1;

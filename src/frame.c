@@ -45,18 +45,18 @@ static int framing_valid(const sk_framing_t *f)
 }
 
 /*
- * The N of fixed:N: decimal digits only (no sign, no space). Returns 0 when the text is not
- * such a number; a value above SK_FRAME_MAX_LIMIT is returned as SK_FRAME_MAX_LIMIT + 1, so
- * nothing overflows however many digits there are.
+ * The N of fixed:N: decimal digits only (no sign, no space). Returns 0 for "0", and
+ * (size_t)-1 when the text is not such a number; a value above SK_FRAME_MAX_LIMIT is
+ * returned as SK_FRAME_MAX_LIMIT + 1, so nothing overflows however many digits there are.
  */
 static size_t parse_size(const char *s)
 {
     size_t n = 0;
     if (!*s)
-        return 0;
+        return (size_t)-1;
     for (; *s; s++) {
         if (*s < '0' || *s > '9')
-            return 0;
+            return (size_t)-1;
         if (n <= SK_FRAME_MAX_LIMIT)
             n = n * 10 + (size_t)(*s - '0');
     }
@@ -68,6 +68,7 @@ int sk_framing_parse(sk_framing_t *f, const char *text, size_t max, char *err)
     char q[SK__QUOTE_MAX + 4];
     if (!text)
         text = "";
+    int max_given = max != 0;
     if (max == 0)
         max = SK_FRAME_MAX_DEFAULT;
     if (max > SK_FRAME_MAX_LIMIT) {
@@ -77,6 +78,11 @@ int sk_framing_parse(sk_framing_t *f, const char *text, size_t max, char *err)
     sk_framing_t g = {.kind = SK_FRAME_RAW, .size = 0, .max = max};
     if (strncmp(text, "fixed:", 6) == 0) {
         size_t n = parse_size(text + 6);
+        if (n == (size_t)-1) {
+            sk__set_err(err, "fixed:%s: N is not a number (expected fixed:N, N 1 to %zu)",
+                        sk__quote(text + 6, q), max);
+            return SK_EBADARG;
+        }
         if (n < 1 || n > max) {
             sk__set_err(err, "fixed:%s: N must be 1 to %zu%s", sk__quote(text + 6, q), max,
                         n > max ? ", the maximum frame size" : "");
@@ -99,8 +105,13 @@ int sk_framing_parse(sk_framing_t *f, const char *text, size_t max, char *err)
             return SK_EBADARG;
         }
         g.kind = (sk_frame_kind_t)k;
+        if (g.kind == SK_FRAME_LEN16 && g.max > LEN16_MAX && max_given) {
+            sk__set_err(err, "len16: max frame %zu is over %d, the most a 2-byte length can "
+                             "say (use len32)", max, LEN16_MAX);
+            return SK_EBADARG;
+        }
         if (g.kind == SK_FRAME_LEN16 && g.max > LEN16_MAX)
-            g.max = LEN16_MAX;
+            g.max = LEN16_MAX; /* the default maximum, lowered */
     }
     *f = g;
     return 0;

@@ -12,6 +12,30 @@
 #include "sockit/server.h"
 #include "sockit/service.h"
 
+struct sk__budget;
+
+/* The reason a session closed by the server's budget for buffered input gets. */
+#define SK__BUDGET_REASON \
+    "buffered input over the server's budget (--max-buffered): the oldest partial frame"
+
+/* What chat's on_notify returns for a member whose queue the budget refused (the models
+ * log "output over the server's budget"); internal, never returned by a public call. */
+#define SK__EBUDGET (-20100)
+
+/* Charge the session's input buffer to budget b (budget.h; NULL: none). Right after
+ * sk_session_new(), before the first feed. */
+void sk__session_set_budget(sk_session_t *s, struct sk__budget *b);
+
+/* Free the session's input now and leave the budget's list: from here on the budget
+ * cannot evict (abort) it. For a model about to free what its abort would touch. */
+void sk__session_drop_input(sk_session_t *s);
+
+/* The budget the session is charged to, or NULL. */
+struct sk__budget *sk__session_budget(const sk_session_t *s);
+
+/* 1 once the budget has evicted the session (thread-safe). */
+int sk__session_evicted(const sk_session_t *s);
+
 /* printf into a caller's SK_ERRLEN buffer; does nothing when err is NULL. */
 void sk__set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -6,6 +6,7 @@
  * that input is still drained while output flows.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -29,6 +30,8 @@
 #define LINGER_BYTES (256 * 1024)
 
 struct blocking_conn {
+    sk_server_t *srv;
+    const sk_addr_t *peer;
     int fd;
     int broken; /* first write error, or 0 */
     unsigned long long sent;
@@ -42,6 +45,7 @@ static int blocking_write(void *ctx, const void *data, size_t len)
         return c->broken;
     size_t sent = 0;
     ssize_t r = sk_sendall(c->fd, data, len, &sent);
+    sk__tap(c->srv, c->peer, 1, c->sent, data, sent);
     c->sent += sent;
     if (sent)
         c->last_out = sk__now_ns();
@@ -68,14 +72,11 @@ static void linger_close(int fd, int64_t ns)
 }
 
 /* A protocol error ends the connection: say so in the server's log. */
-static void log_protocol_error(const sk_server_opts_t *o, sk_session_t *s)
+static void log_protocol_error(sk_server_t *srv, sk_session_t *s)
 {
-    if (!o->log)
-        return;
-    char line[256], as[SK_ADDRSTRLEN];
-    snprintf(line, sizeof line, "Closing %s: %s", sk_addr_str(sk_session_peer(s), as),
-             sk_session_error(s));
-    o->log(o->log_ctx, line);
+    char as[SK_ADDRSTRLEN];
+    sk__server_log(srv, "Closing %s: %s", sk_addr_str(sk_session_peer(s), as),
+                   sk_session_error(s));
 }
 
 /* What ended a session, for the log and the error count (NULL: a normal end). */
@@ -84,14 +85,23 @@ struct outcome {
     char buf[160];
 };
 
-/* The nearest deadline (monotonic ns; -1: none) and what passing it means. */
+/* The nearest deadline (monotonic ns; -1: none) and what passing it means (NULL: the end
+ * of a pause, paused_until). A paused session's partial frame has no deadline: the pause
+ * is the server's doing. */
 static int64_t next_deadline(const sk_server_t *srv, const sk_session_t *s, int64_t last_io,
-                             const char **why)
+                             int64_t paused_until, const char **why)
 {
     int64_t d = -1;
     if (srv->o.idle_timeout > 0) {
         d = last_io + (int64_t)(srv->o.idle_timeout * 1e9);
         *why = "idle timeout (--idle-timeout)";
+    }
+    if (paused_until) {
+        if (d < 0 || paused_until < d) {
+            d = paused_until;
+            *why = NULL;
+        }
+        return d;
     }
     int64_t since = sk_session_partial_since(s);
     if (srv->o.frame_timeout > 0 && since) {
@@ -121,7 +131,8 @@ static int wait_io(const sk_service_t *svc, int fd, int wakefd, int input_open,
             int64_t left = deadline - sk__now_ns();
             if (left <= 0)
                 return -ETIMEDOUT;
-            timeout = (int)((left + 999999) / 1000000);
+            int64_t ms = (left + 999999) / 1000000;
+            timeout = ms > INT_MAX ? INT_MAX : (int)ms; /* a pause until resumed: INT64_MAX */
         }
         int n = SK_SYS(poll)(p, 2, timeout);
         if (n > 0)
@@ -166,7 +177,7 @@ static void abort_session(void *ctx)
 void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *peer)
 {
     const sk_service_t *svc = srv->o.service;
-    struct blocking_conn c = {.fd = fd, .broken = 0};
+    struct blocking_conn c = {.srv = srv, .peer = peer, .fd = fd, .broken = 0};
     struct sk__conn_stats st = {.t0 = sk__now_ns()};
     struct outcome out = {.reason = NULL};
     sk_session_t *s = sk_session_new(svc, &srv->o.conf, peer, blocking_write, &c);
@@ -175,6 +186,7 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
         sk__conn_closed(srv, peer, &st, out.reason);
         return;
     }
+    sk__session_set_budget(s, &srv->budget);
     struct wake wake = {.wakefd = wakefd, .fd = fd};
     if (wakefd >= 0) {
         sk_session_set_notify(s, notify_wakefd, &wake);
@@ -193,9 +205,14 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
             break;
         }
         const char *why = NULL;
-        int64_t deadline = next_deadline(srv, s, last_io > c.last_out ? last_io : c.last_out, &why);
+        int64_t paused = sk_session_paused_until(s);
+        int64_t deadline = next_deadline(srv, s, last_io > c.last_out ? last_io : c.last_out,
+                                         paused, &why);
         int readable = 0, writable = 0, woken = 0;
-        r = wait_io(svc, fd, wakefd, input_open, deadline, &readable, &writable, &woken);
+        r = wait_io(svc, fd, wakefd, input_open && !paused, deadline, &readable, &writable,
+                    &woken);
+        if (r == -ETIMEDOUT && paused && !why)
+            r = 0; /* the pause is over: deliver what it kept, read again */
         if (woken && srv->stop_on_wake) {
             srv->stopping = 1; /* a fork child: the wake-up was the parent's SIGTERM */
             if (srv->kidtot && atomic_load(&srv->kidtot->drain_over)) {
@@ -213,7 +230,13 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
             break;
         if (writable && (r = svc->on_writable(s)) < 0)
             break;
-        if (!readable)
+        if (sk__session_evicted(s)) { /* the budget's doing, from another thread */
+            r = sk_session_feed(s, NULL, 0);
+            break;
+        }
+        if (paused && !sk_session_paused_until(s) && (r = sk_session_feed(s, NULL, 0)) < 0)
+            break; /* resumed: the frames the pause kept */
+        if (!readable || sk_session_paused_until(s))
             continue;
         ssize_t n = sk_recv(fd, buf, sizeof buf);
         if (n == 0 && svc->on_writable) {
@@ -232,6 +255,7 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
             }
             break;
         }
+        sk__tap(srv, peer, 0, st.in, buf, (size_t)n);
         st.in += (unsigned long long)n;
         last_io = sk__now_ns();
         r = sk_session_feed(s, buf, (size_t)n);
@@ -244,6 +268,8 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
         out.reason = "still active when the drain period ended (--drain-timeout)";
     } else if (r == SK_ETOOBIG && !out.reason) {
         out.reason = "output over the maximum (--max-output)";
+    } else if (r == SK__EBUDGET && !out.reason) { /* a chat queue the budget refused */
+        out.reason = "output over the server's budget (--max-buffered)";
     } else if (c.broken && !out.reason) {
         snprintf(out.buf, sizeof out.buf, "send: %s", sk_strerror(c.broken));
         out.reason = out.buf;
@@ -252,7 +278,7 @@ void sk__serve_blocking(sk_server_t *srv, int fd, int wakefd, const sk_addr_t *p
     if (svc->on_close)
         svc->on_close(s);
     if (protocol_error) /* after on_close: once the log says so, the session is gone (chat) */
-        log_protocol_error(&srv->o, s);
+        log_protocol_error(srv, s);
     /* A bad frame ends the session like a graceful close: frames answered before it must
      * not be destroyed by the reset that closing on unread input would send. */
     if (!c.broken && !peer_done && (r == 0 || protocol_error || graceful) &&

@@ -17,8 +17,10 @@
  * server dies (PR_SET_PDEATHSIG), so even a SIGKILLed server leaves no sessions behind.
  * Unix socket files a server creates are removed by sk_server_free(), if still its own.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -41,6 +43,7 @@
 #include "internal.h"
 #include "server_internal.h"
 #include "sockit/error.h"
+#include "sockit/escape.h"
 #include "sockit/server.h"
 #include "sockit/sock.h"
 #include "sys.h"
@@ -78,15 +81,35 @@ const char *sk_model_name(sk_model_t model)
                                                                       : "unknown";
 }
 
+/* Every log line passes through here, and through sk_escape(): a peer chooses some of
+ * its text (a Unix client's bound name), and must not forge lines ("\n"), rewrite them
+ * ("\r") or drive the operator's terminal (ESC, CSI). */
+static void log_line(sk_server_t *s, const char *fmt, va_list ap)
+{
+    char line[512], safe[SK_ESCAPE_MAX(sizeof line)];
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    if (n < 0) return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    sk_escape(safe, sizeof safe, line, len);
+    s->o.log(s->o.log_ctx, safe);
+}
+
 void sk__server_log(sk_server_t *s, const char *fmt, ...)
 {
-    if (!s->o.log) return;
-    char line[512];
+    if (!s->o.log || s->o.log_quiet) return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    log_line(s, fmt, ap);
     va_end(ap);
-    s->o.log(s->o.log_ctx, line);
+}
+
+void sk__server_notice(sk_server_t *s, const char *fmt, ...)
+{
+    if (!s->o.log) return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(s, fmt, ap);
+    va_end(ap);
 }
 
 static void wake(sk_server_t *s)
@@ -95,6 +118,32 @@ static void wake(sk_server_t *s)
     ssize_t n = write(s->wake[1], "", 1); /* a full pipe already wakes the reader */
     (void)n;
     errno = saved;
+}
+
+/* Fill in what 0 means in the options, so that the models read 0 as "none". */
+static void resolve_defaults(sk_server_opts_t *o)
+{
+    static const int conns[] = {
+        [SK_MODEL_ITERATIVE] = 0, /* one at a time: its backlog is its bound */
+        [SK_MODEL_THREAD] = SK_MAX_CONNS_THREAD,
+        [SK_MODEL_FORK] = SK_MAX_CONNS_FORK,
+        [SK_MODEL_LOOP] = SK_MAX_CONNS_LOOP,
+    };
+    if (o->max_conns == 0 && (unsigned)o->model < sizeof conns / sizeof *conns)
+        o->max_conns = conns[o->model];
+    else if (o->max_conns < 0)
+        o->max_conns = 0;
+    const sk_framing_t *f = o->conf.framing;
+    if (o->frame_timeout == 0 && f && f->kind != SK_FRAME_RAW)
+        o->frame_timeout = SK_FRAME_TIMEOUT_DEFAULT;
+    else if (o->frame_timeout < 0)
+        o->frame_timeout = 0;
+    if (o->max_buffered == 0) o->max_buffered = SK_MAX_BUFFERED_DEFAULT;
+    if (o->reply_rate == 0) o->reply_rate = SK_REPLY_RATE_DEFAULT;
+    if (o->reply_burst <= 0)
+        o->reply_burst = o->reply_rate > SK_REPLY_BURST_DEFAULT ? o->reply_rate
+                                                                : SK_REPLY_BURST_DEFAULT;
+    if (o->reply_burst < 1) o->reply_burst = 1;
 }
 
 int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts)
@@ -118,6 +167,7 @@ int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts)
     s->o.socktype = dgram ? SOCK_DGRAM : SOCK_STREAM;
     if (!s->o.conf.max_output)
         s->o.conf.max_output = s->o.max_output ? s->o.max_output : SK_MAX_OUTPUT_DEFAULT;
+    resolve_defaults(&s->o);
     if (opts->service->shared_new && !(s->o.conf.shared = opts->service->shared_new(&s->o.conf))) {
         free(s);
         return -ENOMEM;
@@ -139,6 +189,7 @@ int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts)
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
+    sk__budget_init(&s->budget, s->o.max_buffered);
     s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     *out = s;
     return 0;
@@ -160,7 +211,7 @@ static void remember_unix_file(sk_server_t *s, int fd)
     f->ino = st.st_ino;
 }
 
-static void want_arrival_address(int fd);
+static int datagram_setup(sk_server_t *s, int fd, size_t index, char *err);
 
 int sk_server_listen(sk_server_t *s, const char *address, char *err)
 {
@@ -171,14 +222,87 @@ int sk_server_listen(sk_server_t *s, const char *address, char *err)
     if (n < 0) return n;
     n = sk_listen_endpoint(&ep, s->o.socktype, s->o.backlog, fds,
                            room < SK_LISTEN_MAX ? room : SK_LISTEN_MAX, err);
+    struct stat st;
+    if (n == -EADDRINUSE && ep.family == AF_UNIX && !ep.abstract && lstat(ep.path, &st) == 0 &&
+        !S_ISSOCK(st.st_mode)) /* a file, a directory...: never removed, and not "in use" */
+        sk__set_err(err, "bind unix:%s: not a socket (a file of another kind is in the way; "
+                         "it is left alone)", ep.path);
     if (n < 0) return n;
     for (int i = 0; i < n; i++) {
         sk_settimeout(fds[i], 0); /* polled: accept and recvfrom must never block */
-        if (s->o.socktype == SOCK_DGRAM) want_arrival_address(fds[i]);
+        int r = s->o.socktype == SOCK_DGRAM ? datagram_setup(s, fds[i], s->nl, err) : 0;
+        if (r < 0) {
+            for (int j = i; j < n; j++)
+                sk_close(fds[j]);
+            return r;
+        }
+        sk_getsockname(fds[i], &s->laddr[s->nl]);
         s->lfd[s->nl++] = fds[i];
         remember_unix_file(s, fds[i]);
     }
     return n;
+}
+
+int sk_server_join(sk_server_t *s, const char *group, char *err)
+{
+    char text[SK_ADDRSTRLEN], q[SK__QUOTE_MAX + 4];
+    if (!group || strlen(group) >= sizeof text) {
+        sk__set_err(err, "join %s: not a multicast group", sk__quote(group ? group : "", q));
+        return SK_EBADADDR;
+    }
+    memcpy(text, group, strlen(group) + 1);
+    char *iface = strrchr(text, '@'), *host = text;
+    if (iface) *iface++ = '\0';
+    size_t hl = strlen(host);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        host++;
+    }
+    struct in_addr g4;
+    struct in6_addr g6;
+    int family = inet_pton(AF_INET, host, &g4) == 1    ? AF_INET
+                 : inet_pton(AF_INET6, host, &g6) == 1 ? AF_INET6
+                                                       : 0;
+    if ((family == AF_INET && !IN_MULTICAST(ntohl(g4.s_addr))) ||
+        (family == AF_INET6 && !IN6_IS_ADDR_MULTICAST(&g6)) || family == 0) {
+        sk__set_err(err, "join %s: not a multicast group (IPv4 224.0.0.0/4, IPv6 ff00::/8)",
+                    sk__quote(group, q));
+        return SK_EBADADDR;
+    }
+    unsigned ifindex = 0;
+    if (iface) {
+        char *end;
+        unsigned long v = strtoul(iface, &end, 10);
+        ifindex = *iface && !*end ? (unsigned)v : if_nametoindex(iface);
+        if (ifindex == 0) {
+            sk__set_err(err, "join %s: no interface '%s'", sk__quote(group, q), iface);
+            return SK_EBADARG;
+        }
+    }
+    int joined = 0;
+    for (size_t i = 0; i < s->nl && s->o.socktype == SOCK_DGRAM; i++) {
+        if (sk_addr_family(&s->laddr[i]) != family) continue;
+        int r;
+        if (family == AF_INET) {
+            struct ip_mreqn m = {.imr_multiaddr = g4, .imr_ifindex = (int)ifindex};
+            r = setsockopt(s->lfd[i], IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m);
+        } else {
+            struct ipv6_mreq m = {.ipv6mr_multiaddr = g6, .ipv6mr_interface = ifindex};
+            r = setsockopt(s->lfd[i], IPPROTO_IPV6, IPV6_JOIN_GROUP, &m, sizeof m);
+        }
+        if (r < 0) {
+            int e = -errno;
+            sk__set_err(err, "join %s: %s", sk__quote(group, q), sk_strerror(e));
+            return e;
+        }
+        joined++;
+    }
+    if (joined == 0) {
+        sk__set_err(err, "join %s: no %s datagram listener to join it on", sk__quote(group, q),
+                    family == AF_INET ? "IPv4" : "IPv6");
+        return SK_EBADARG;
+    }
+    return joined;
 }
 
 size_t sk_server_listener_count(const sk_server_t *s)
@@ -224,8 +348,8 @@ void sk_server_stats(const sk_server_t *s, sk_server_stats_t *out)
 void sk__log_stopping(sk_server_t *s)
 {
     double d = s->o.drain_timeout < 0 ? SK_DRAIN_DEFAULT : s->o.drain_timeout;
-    sk__server_log(s, "Stopping: listeners closed; %llu connection(s) open, %g s to finish",
-                   (unsigned long long)s->active, d);
+    sk__server_notice(s, "Stopping: listeners closed; %llu connection(s) open, %g s to finish",
+                      (unsigned long long)s->active, d);
 }
 
 void sk__maybe_report(sk_server_t *s)
@@ -244,19 +368,46 @@ void sk_server_log_stats(sk_server_t *s)
                    st.datagrams);
 }
 
-/* The one line a client over --max-conns gets before the close. */
-#define BUSY_LINE "sockit: server busy (too many connections), try again later\r\n"
+/* Input a refused client sent before we closed, read and dropped, at most: a close with
+ * unread input would reset the connection and could destroy the busy line. */
+#define REFUSED_DRAIN (64 * 1024)
+
+/* Turn away a client over max_conns: the busy line, FIN, its waiting input dropped, close.
+ * Never waits: what the client sends after the close may still draw a reset, but after
+ * our FIN, so the client has read the line and EOF first. */
+static void refuse_busy(int fd)
+{
+    ssize_t n = SK_SYS(send)(fd, SK_BUSY_LINE, sizeof SK_BUSY_LINE - 1,
+                             MSG_NOSIGNAL | MSG_DONTWAIT); /* best effort */
+    SK_SYS(shutdown)(fd, SHUT_WR);
+    char buf[4096];
+    size_t got = 0;
+    while (got < REFUSED_DRAIN && (n = SK_SYS(recv)(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+        got += (size_t)n;
+    sk_close(fd);
+}
+
+/* Turn away a client the ACL does not allow: a reset (SO_LINGER 0), so that it sees an
+ * error, not an empty conversation that looks like success; it is told nothing, and no
+ * state (FIN_WAIT, TIME_WAIT) is kept for an address we do not talk to. */
+static void refuse_reset(int fd)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    sk_close(fd);
+}
 
 int sk__admit(sk_server_t *s, int fd, const sk_addr_t *peer)
 {
     char as[SK_ADDRSTRLEN];
     int family = sk_addr_family(peer);
-    if (family == AF_INET || family == AF_INET6) /* replies go out now, not after Nagle */
+    int tcp = family == AF_INET || family == AF_INET6;
+    if (tcp) /* replies go out now, not after Nagle */
         sk_setsockopt_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     if (s->o.acl && !sk_acl_check(s->o.acl, peer)) {
         s->refused++;
         sk__server_log(s, "Refused %s: not allowed (--allow/--deny)", sk_addr_str(peer, as));
-        sk_close(fd);
+        refuse_reset(fd);
         return 0;
     }
     /* Check and count in one step: event loops admitting at once never pass the limit. */
@@ -266,15 +417,13 @@ int sk__admit(sk_server_t *s, int fd, const sk_addr_t *peer)
             s->refused++;
             /* The busy line goes out before the log line: whoever reads the log knows it
              * was sent. Best effort: the loop never blocks for it. */
-            ssize_t n = SK_SYS(send)(fd, BUSY_LINE, sizeof BUSY_LINE - 1,
-                                     MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)n;
-            sk_close(fd);
+            refuse_busy(fd);
             sk__server_log(s, "Refused %s: %d connections already (--max-conns)",
                            sk_addr_str(peer, as), s->o.max_conns);
             return 0;
         }
     } while (!atomic_compare_exchange_weak(&s->active, &active, active + 1));
+    if (tcp && s->o.keepalive) sk_set_keepalive(fd, s->o.keepalive);
     s->accepted++;
     sk__server_log(s, "Connection received on %s", sk_addr_str(peer, as));
     return 1;
@@ -316,22 +465,30 @@ void sk__shed_one(sk_server_t *s, int lfd)
     pthread_mutex_unlock(&s->mu);
 }
 
-void sk_server_free(sk_server_t *s)
+void sk_server_remove_files(sk_server_t *s)
 {
-    if (!s) return;
-    for (size_t i = 0; i < s->nl; i++)
-        sk_close(s->lfd[i]);
     for (size_t i = 0; i < s->nfiles; i++) {
         struct stat st; /* remove the file only if it is still the one we made */
         if (stat(s->files[i].path, &st) == 0 && st.st_dev == s->files[i].dev &&
             st.st_ino == s->files[i].ino)
             unlink(s->files[i].path);
     }
+}
+
+void sk_server_free(sk_server_t *s)
+{
+    if (!s) return;
+    for (size_t i = 0; i < s->nl; i++)
+        sk_close(s->lfd[i]);
+    sk_server_remove_files(s);
     sk_close(s->wake[0]);
     sk_close(s->wake[1]);
     if (s->reserve_fd >= 0) sk_close(s->reserve_fd);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->idle);
+    sk__budget_destroy(&s->budget);
+    for (size_t i = 0; i < SK__MAX_LISTENERS; i++)
+        free(s->rates[i]);
     free(s->kids);
     if (s->kidtot) munmap(s->kidtot, sizeof *s->kidtot);
     free(s->dgram_in);
@@ -471,7 +628,7 @@ static void stop_threads(sk_server_t *s)
     wait_sessions(s, STOP_GRACE_NS);
     size_t left = s->nsessions;
     pthread_mutex_unlock(&s->mu);
-    if (left) sk__server_log(s, "stop: %zu session(s) did not finish", left);
+    if (left) sk__server_notice(s, "stop: %zu session(s) did not finish", left);
 }
 
 /* ---- fork model ---- */
@@ -688,16 +845,160 @@ static int accept_some(sk_server_t *s, int lfd)
 
 /* ---- datagrams ---- */
 
-/* A source no reply may go to: a privileged port (another server, perhaps echo: the
- * replies would bounce forever) or an unnamed Unix socket. Returns why, or NULL. */
-static const char *no_reply_reason(const sk_addr_t *from)
+/* The IP address bytes of a (v4 or v6) address, a v4-mapped v6 address as v4, in a:
+ * returns the family (0 for neither). */
+static int ip_bytes(const sk_addr_t *x, unsigned char a[16])
+{
+    if (x->ss.ss_family == AF_INET) {
+        memcpy(a, &((const struct sockaddr_in *)&x->ss)->sin_addr, 4);
+        return AF_INET;
+    }
+    if (x->ss.ss_family == AF_INET6) {
+        const struct in6_addr *v6 = &((const struct sockaddr_in6 *)&x->ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(v6)) {
+            memcpy(a, v6->s6_addr + 12, 4);
+            return AF_INET;
+        }
+        memcpy(a, v6->s6_addr, 16);
+        return AF_INET6;
+    }
+    return 0;
+}
+
+static int ip_equal(int fa, const unsigned char *a, int fb, const unsigned char *b)
+{
+    return fa == fb && fa && memcmp(a, b, fa == AF_INET ? 4 : 16) == 0;
+}
+
+static int ip_is_any(int f, const unsigned char *a)
+{
+    static const unsigned char zero[16];
+    return f && memcmp(a, zero, f == AF_INET ? 4 : 16) == 0;
+}
+
+/* 1 when address a (family f) is one of this host's: bind() says so. */
+static int ip_is_local(int f, const unsigned char *a)
+{
+    if ((f == AF_INET && a[0] == 127) ||
+        (f == AF_INET6 && IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)(const void *)a)))
+        return 1;
+    sk_addr_t x;
+    memset(&x, 0, sizeof x);
+    x.ss.ss_family = (sa_family_t)f;
+    if (f == AF_INET) {
+        memcpy(&((struct sockaddr_in *)&x.ss)->sin_addr, a, 4);
+        x.len = sizeof(struct sockaddr_in);
+    } else {
+        memcpy(&((struct sockaddr_in6 *)&x.ss)->sin6_addr, a, 16);
+        x.len = sizeof(struct sockaddr_in6);
+    }
+    int fd = socket(f, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    int local = bind(fd, (struct sockaddr *)&x.ss, x.len) == 0 || errno != EADDRNOTAVAIL;
+    close(fd);
+    return local;
+}
+
+/* 1 when a reply to `from` would come back to one of this server's listeners: the loop a
+ * datagram spoofed with our own address as its source would start. `to` is the address
+ * it arrived at (family 0 when unknown). */
+static int from_ourselves(const sk_server_t *s, const sk_addr_t *from, const sk_addr_t *to)
+{
+    unsigned char fa[16], ta[16], la[16];
+    int ff = ip_bytes(from, fa), tf = ip_bytes(to, ta);
+    int port = sk_addr_port(from), local = -1;
+    for (size_t i = 0; i < s->nl; i++) {
+        int lf = ip_bytes(&s->laddr[i], la);
+        if (lf == 0 || sk_addr_port(&s->laddr[i]) != port) continue;
+        if (ip_equal(ff, fa, lf, la)) return 1;
+        if (!ip_is_any(lf, la) || (lf != ff && lf != AF_INET6)) continue;
+        if (ip_equal(ff, fa, tf, ta)) return 1; /* sent "from" where it arrived */
+        if (local < 0) local = ip_is_local(ff, fa);
+        if (local) return 1;
+    }
+    return 0;
+}
+
+/* A source no reply may go to, and why (NULL: none). A privileged port is another
+ * server's, perhaps echo: the replies would bounce for ever (inetd's rule); our own
+ * listening address is the loop with ourselves; a multicast or broadcast source is no
+ * sender at all; an unnamed Unix socket cannot receive. */
+static const char *no_reply_reason(const sk_server_t *s, const sk_addr_t *from,
+                                   const sk_addr_t *to)
 {
     int family = sk_addr_family(from);
-    if (family == AF_INET || family == AF_INET6)
-        return sk_addr_port(from) < 1024 ? "source port below 1024, no reply (loop guard)" : NULL;
+    if (family == AF_INET || family == AF_INET6) {
+        unsigned char a[16];
+        int f = ip_bytes(from, a);
+        if (sk_addr_port(from) < 1024) return "source port below 1024, no reply (loop guard)";
+        if ((f == AF_INET && (a[0] >= 224 || ip_is_any(f, a))) || (f == AF_INET6 && a[0] == 0xff))
+            return "multicast or broadcast source, no reply (loop guard)";
+        if (from_ourselves(s, from, to))
+            return "source is this server's own address, no reply (loop guard)";
+        return NULL;
+    }
     char path[SK_ADDRSTRLEN];
     if (family == AF_UNIX && sk_addr_host(from, path, sizeof path) > 0) return NULL;
     return "unnamed sender, no reply possible"; /* Linux gives an unbound socket no name */
+}
+
+/*
+ * Reply limits: a token bucket per source (IP address and port) of one datagram socket,
+ * in a table of RATE_SLOTS. A source is looked for in RATE_PROBE slots from its hash; a
+ * new source takes a free slot there or the one idle longest. Only the socket's serving
+ * thread touches its table (run() for the blocking models, one worker for the loop).
+ */
+#define RATE_SLOTS 256
+#define RATE_PROBE 8
+
+struct rate_slot {
+    unsigned char addr[16];
+    uint16_t port;
+    uint8_t family; /* 0: free */
+    double tokens;
+    int64_t last; /* monotonic ns of the last refill */
+};
+
+struct sk__rate_table {
+    struct rate_slot slot[RATE_SLOTS];
+};
+
+/* 1 when a reply to `from` is within its rate (and take a token), 0 to drop it. */
+static int reply_allowed(sk_server_t *s, struct sk__rate_table *t, const sk_addr_t *from)
+{
+    unsigned char a[16];
+    int f = ip_bytes(from, a);
+    if (!t || f == 0 || s->o.reply_rate < 0) return 1;
+    uint16_t port = (uint16_t)sk_addr_port(from);
+    size_t alen = f == AF_INET ? 4 : 16;
+    uint32_t h = 2166136261u; /* FNV-1a of the address and port */
+    for (size_t i = 0; i < alen; i++)
+        h = (h ^ a[i]) * 16777619u;
+    h = ((h ^ (port >> 8)) * 16777619u ^ (port & 0xff)) * 16777619u;
+    int64_t now = sk__now_ns();
+    struct rate_slot *use = NULL, *victim = NULL; /* a free slot, else the idlest */
+    for (size_t i = 0; i < RATE_PROBE && !use; i++) {
+        struct rate_slot *r = &t->slot[(h + i) % RATE_SLOTS];
+        if (r->family == f && r->port == port && memcmp(r->addr, a, alen) == 0)
+            use = r;
+        else if (!victim || (victim->family && (r->family == 0 || r->last < victim->last)))
+            victim = r;
+    }
+    if (!use) { /* a new source: a full bucket */
+        use = victim;
+        memset(use, 0, sizeof *use);
+        memcpy(use->addr, a, alen);
+        use->port = port;
+        use->family = (uint8_t)f;
+        use->tokens = s->o.reply_burst;
+        use->last = now;
+    }
+    use->tokens += (double)(now - use->last) * s->o.reply_rate / 1e9;
+    if (use->tokens > s->o.reply_burst) use->tokens = s->o.reply_burst;
+    use->last = now;
+    if (use->tokens < 1) return 0;
+    use->tokens -= 1;
+    return 1;
 }
 
 /* The local address a datagram arrived at, carried as the control data of its reply, so
@@ -709,23 +1010,48 @@ union dgram_ctl {
     struct cmsghdr align;
 };
 
-/* Turn on the arrival address (IP_PKTINFO / IPV6_RECVPKTINFO) for an IP datagram socket. */
-static void want_arrival_address(int fd)
+/* A new IP datagram listener (index `index`): the arrival address of every datagram
+ * (IP_PKTINFO / IPV6_RECVPKTINFO), the replies' hop limit (o.ttl), and its table of reply
+ * limits. Returns 0, or a negative code with "setsockopt ADDR: reason" in err. */
+static int datagram_setup(sk_server_t *s, int fd, size_t index, char *err)
 {
     sk_addr_t a;
-    int on = 1;
-    if (sk_getsockname(fd, &a) < 0) return;
-    if (sk_addr_family(&a) == AF_INET)
+    int on = 1, ttl = s->o.ttl, r = 0;
+    if (sk_getsockname(fd, &a) < 0) return 0;
+    int family = sk_addr_family(&a);
+    if (family == AF_INET) {
         setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
-    else if (sk_addr_family(&a) == AF_INET6)
+        if (ttl > 0 && (setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl) < 0 ||
+                        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl) < 0))
+            r = -errno;
+    } else if (family == AF_INET6) {
         setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
+        if (ttl > 0 &&
+            (setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl) < 0 ||
+             setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &ttl, sizeof ttl) < 0))
+            r = -errno;
+    } else {
+        return 0;
+    }
+    char as[SK_ADDRSTRLEN];
+    if (r < 0) {
+        sk__set_err(err, "setsockopt %s: TTL %d: %s", sk_addr_str(&a, as), ttl, sk_strerror(r));
+        return r;
+    }
+    if (s->o.reply_rate >= 0 && !s->rates[index] &&
+        !(s->rates[index] = calloc(1, sizeof *s->rates[index]))) {
+        sk__set_err(err, "listen %s: %s", sk_addr_str(&a, as), sk_strerror(-ENOMEM));
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 /* Read one datagram without waiting: its length (the real one, MSG_TRUNC), -EAGAIN or
- * another -errno. *from gets the sender; ctl and *ctllen the control data for the reply
- * (*ctllen 0: none, the kernel picks the source). */
-static ssize_t recv_datagram(int fd, char *in, sk_addr_t *from, union dgram_ctl *ctl,
-                             size_t *ctllen)
+ * another -errno. *from gets the sender, *to the address it was sent to (family 0 when
+ * unknown); ctl and *ctllen the control data for the reply (*ctllen 0: none, the kernel
+ * picks the source). */
+static ssize_t recv_datagram(int fd, char *in, sk_addr_t *from, sk_addr_t *to,
+                             union dgram_ctl *ctl, size_t *ctllen)
 {
     union dgram_ctl got;
     struct iovec iov = {.iov_base = in, .iov_len = SK__DGRAM_BUF};
@@ -741,6 +1067,7 @@ static ssize_t recv_datagram(int fd, char *in, sk_addr_t *from, union dgram_ctl 
     while (n < 0 && errno == EINTR);
     if (n < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     from->len = m.msg_namelen;
+    memset(to, 0, sizeof *to);
     *ctllen = 0;
     memset(ctl, 0, sizeof *ctl);
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
@@ -748,6 +1075,10 @@ static ssize_t recv_datagram(int fd, char *in, sk_addr_t *from, union dgram_ctl 
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
             struct in_pktinfo pi;
             memcpy(&pi, CMSG_DATA(c), sizeof pi);
+            struct sockaddr_in *t4 = (struct sockaddr_in *)&to->ss;
+            t4->sin_family = AF_INET;
+            t4->sin_addr = pi.ipi_addr; /* the header's destination */
+            to->len = sizeof *t4;
             pi.ipi_ifindex = 0; /* ipi_spec_dst: our address for the packet; any route */
             pi.ipi_addr.s_addr = 0;
             out->cmsg_level = IPPROTO_IP;
@@ -758,6 +1089,10 @@ static ssize_t recv_datagram(int fd, char *in, sk_addr_t *from, union dgram_ctl 
         } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
             struct in6_pktinfo pi;
             memcpy(&pi, CMSG_DATA(c), sizeof pi);
+            struct sockaddr_in6 *t6 = (struct sockaddr_in6 *)&to->ss;
+            t6->sin6_family = AF_INET6;
+            t6->sin6_addr = pi.ipi6_addr;
+            to->len = sizeof *t6;
             if (IN6_IS_ADDR_MULTICAST(&pi.ipi6_addr))
                 pi.ipi6_addr = in6addr_any; /* not a source: keep the interface only */
             out->cmsg_level = IPPROTO_IPV6;
@@ -792,26 +1127,43 @@ static ssize_t send_reply(int fd, char *out, size_t n, sk_addr_t *to, union dgra
 
 void sk__serve_datagrams(sk_server_t *s, int fd, char *in, char *out)
 {
+    struct sk__rate_table *rates = NULL;
+    for (size_t i = 0; i < s->nl; i++)
+        if (s->lfd[i] == fd) rates = s->rates[i];
     for (int i = 0; i < DGRAM_BATCH && !s->stopping; i++) {
-        sk_addr_t from;
+        sk_addr_t from, to;
         union dgram_ctl ctl;
         size_t ctllen = 0;
-        ssize_t n = recv_datagram(fd, in, &from, &ctl, &ctllen);
+        ssize_t n = recv_datagram(fd, in, &from, &to, &ctl, &ctllen);
         if (n == -EAGAIN) return;
         if (n < 0) continue; /* an ICMP error for an earlier reply: nothing to do */
         char as[SK_ADDRSTRLEN];
-        const char *why = no_reply_reason(&from);
-        if (n > SK_DGRAM_MAX) why = "too long, dropped";
+        const char *why = n > SK_DGRAM_MAX ? "too long, dropped" : no_reply_reason(s, &from, &to);
         if (why) {
             sk__server_log(s, "Datagram from %s (%zd bytes): %s", sk_addr_str(&from, as), n, why);
             continue;
         }
-        sk__server_log(s, "Datagram from %s (%zd bytes)", sk_addr_str(&from, as), n);
         s->datagrams++;
+        s->bytes_in += (unsigned long long)n;
+        sk__tap(s, &from, 0, 0, in, (size_t)n);
         long r = s->o.service->on_datagram(&s->o.conf, in, (size_t)n, out, SK_DGRAM_MAX);
+        if (r >= 0 && !reply_allowed(s, rates, &from)) {
+            sk__server_log(s, "Datagram from %s (%zd bytes): over %g replies a second to one "
+                              "source, no reply (loop guard)", sk_addr_str(&from, as), n,
+                           s->o.reply_rate);
+            continue;
+        }
+        sk__server_log(s, "Datagram from %s (%zd bytes)", sk_addr_str(&from, as), n);
         if (r < 0) continue;
+        /* Counted before it goes: a client that has its reply may ask for the totals. */
+        s->bytes_out += (unsigned long long)r;
         ssize_t w = send_reply(fd, out, (size_t)r, &from, &ctl, ctllen);
-        if (w < 0 && w != -EAGAIN) /* a full buffer drops the reply, as UDP may */
+        if (w >= 0) {
+            sk__tap(s, &from, 1, 0, out, (size_t)w);
+            continue;
+        }
+        s->bytes_out -= (unsigned long long)r;
+        if (w != -EAGAIN) /* a full buffer drops the reply, as UDP may */
             sk__server_log(s, "sendto %s: %s", as, sk_strerror((int)w));
     }
 }

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <sys/types.h>
 
+#include "budget.h"
 #include "sockit/server.h"
 
 /* Most listening sockets per server. */
@@ -25,9 +26,13 @@ struct session {
     struct session *prev, *next;
 };
 
+struct sk__rate_table; /* server.c: per-source token buckets of one datagram socket */
+
 struct sk_server {
-    sk_server_opts_t o;
+    sk_server_opts_t o; /* with the defaults filled in (max_conns 0 then means none) */
     int lfd[SK__MAX_LISTENERS];
+    sk_addr_t laddr[SK__MAX_LISTENERS];          /* each listener's bound address */
+    struct sk__rate_table *rates[SK__MAX_LISTENERS]; /* datagram listeners: reply limits */
     size_t nl;
     struct unix_file { /* Unix socket files this server created, removed by free() */
         char path[SK_UNIXPATHMAX + 1];
@@ -60,6 +65,7 @@ struct sk_server {
     int is_child; /* this process is a fork-model child */
 
     char *dgram_in, *dgram_out; /* datagram servers: SK__DGRAM_BUF bytes each */
+    sk__budget_t budget;        /* buffered input and chat queues (o.max_buffered) */
 
     /* Totals (sk_server_stats); lock-free, updated from every thread. */
     atomic_ullong accepted, refused, active, closed, errors, bytes_in, bytes_out, datagrams;
@@ -73,18 +79,33 @@ struct sk__conn_stats {
     int64_t t0; /* accepted, monotonic ns */
 };
 
-/* One line to the server's log (printf-style); nothing when there is no log. */
+/* One line to the server's log (printf-style), escaped (sk_escape): nothing when there is
+ * no log, or when the log is quiet (o.log_quiet). */
 void sk__server_log(sk_server_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The same for a notice, which a quiet log gets too ("Stopping: ..."). */
+void sk__server_notice(sk_server_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Report a chunk to the tap (o.tap), if any. */
+static inline void sk__tap(sk_server_t *s, const sk_addr_t *peer, int sent,
+                           unsigned long long offset, const void *data, size_t len)
+{
+    if (s->o.tap && len > 0)
+        s->o.tap(s->o.tap_ctx, peer, sent, offset, data, len);
+}
 
 /* Answer the datagrams waiting on fd (a bounded batch), with SK__DGRAM_BUF-byte buffers
  * in and out owned by the calling thread. */
 void sk__serve_datagrams(sk_server_t *s, int fd, char *in, char *out);
 
 /*
- * Admission for a freshly accepted fd: --allow/--deny, then --max-conns. A refused client
- * gets a best-effort one-line error (max-conns only) and is closed here. Returns 1 when
- * admitted (the caller then owns fd and must call sk__conn_closed() at its end); an
- * admitted TCP connection gets TCP_NODELAY: a service's replies go out at once.
+ * Admission for a freshly accepted fd: --allow/--deny, then --max-conns. A client refused
+ * by the ACL is reset (SO_LINGER 0); one over max_conns gets SK_BUSY_LINE best-effort,
+ * then FIN, its waiting input read and dropped (never waiting for more), then the close:
+ * so the line is not destroyed by a reset. Returns 1 when admitted (the caller then owns
+ * fd and must call sk__conn_closed() at its end); an admitted TCP connection gets
+ * TCP_NODELAY (a service's replies go out at once) and o.keepalive.
  */
 int sk__admit(sk_server_t *s, int fd, const sk_addr_t *peer);
 

@@ -49,6 +49,8 @@
 /* While the server stops, a closed connection lingers only this long: exit waits for it. */
 #define STOP_LINGER_MS 250
 #define LINGER_BYTES (256 * 1024)
+/* A pause's timer looks again after this long at most (a pause may be "until resumed"). */
+#define PAUSE_TIMER_MAX_MS ((int64_t)3600 * 1000)
 /* Most worker threads, and most fds a worker's loop can watch. */
 #define MAX_WORKERS 256
 #define MAX_SETSIZE (1 << 20)
@@ -67,6 +69,9 @@ struct conn {
     size_t drained;
     int64_t timer;      /* the linger timer, 0 if none */
     int64_t watchdog;   /* the idle / frame deadline timer, 0 if none */
+    int64_t pause_timer; /* the end of the session's pause (sk_session_pause), 0 if none */
+    int held;           /* the session paused its input: feed what it kept once it ends */
+    int wants_room;     /* the handler found no room to write: notify it once drained */
     int64_t last_io;    /* monotonic ns of the last byte either way */
     struct sk__conn_stats st;
     const char *reason; /* why it ended, when not normally */
@@ -95,6 +100,7 @@ struct worker {
 };
 
 static void conn_io(sk_loop_t *l, int fd, void *arg, int ready);
+static void conn_notified(struct conn *c);
 
 /* ---- connections ---- */
 
@@ -112,6 +118,9 @@ static void conn_free(struct conn *c)
 {
     struct worker *w = c->w;
     end_session(c);
+    /* No other thread may notify c from here on: chat has let go of it (on_close), and
+     * the budget cannot evict it once its input is gone. */
+    sk__session_drop_input(c->s);
     pthread_mutex_lock(&w->nmu);
     if (c->notified) {
         if (c->nprev)
@@ -128,6 +137,8 @@ static void conn_free(struct conn *c)
         sk_loop_timer_cancel(w->loop, c->timer);
     if (c->watchdog)
         sk_loop_timer_cancel(w->loop, c->watchdog);
+    if (c->pause_timer)
+        sk_loop_timer_cancel(w->loop, c->pause_timer);
     sk__conn_closed(w->srv, &c->peer, &c->st, c->reason);
     sk_session_free(c->s);
     sk_buf_free(&c->out);
@@ -154,12 +165,25 @@ static int conn_write(void *ctx, const void *data, size_t len)
             return -errno;
         if (n > 0) {
             done = (size_t)n;
+            sk__tap(c->w->srv, &c->peer, 1, c->st.out, data, done);
             c->st.out += (unsigned long long)n;
             c->last_io = sk_loop_now(c->w->loop) * 1000000;
         }
     }
     if (done < len)
         return sk_buf_append(&c->out, (const char *)data + done, len - done);
+    return 0;
+}
+
+/* sk_session_write_room(): what fits below the high-water mark. None: the handler is
+ * notified again once the output has drained (conn_io). */
+static size_t conn_room(void *ctx)
+{
+    struct conn *c = ctx;
+    size_t queued = sk_buf_len(&c->out);
+    if (queued < HIGH_WATER)
+        return HIGH_WATER - queued;
+    c->wants_room = 1;
     return 0;
 }
 
@@ -174,6 +198,7 @@ static int flush(struct conn *c)
             continue;
         if (n < 0)
             return errno == EAGAIN ? 0 : -errno;
+        sk__tap(c->w->srv, &c->peer, 1, c->st.out, sk_buf_data(&c->out), (size_t)n);
         sk_buf_consume(&c->out, (size_t)n);
         sent += (size_t)n;
         c->st.out += (unsigned long long)n;
@@ -248,6 +273,9 @@ static int conn_error(struct conn *c, int code)
         sk__server_log(s, "Closing %s: output over the %zu-byte maximum (--max-output)",
                        sk_addr_str(&c->peer, as), c->out.max);
         c->reason = "output over the maximum (--max-output)";
+    } else if (code == SK__EBUDGET) { /* a chat queue the budget refused */
+        c->reason = "output over the server's budget (--max-buffered)";
+        sk__server_log(s, "Closing %s: %s", sk_addr_str(&c->peer, as), c->reason);
     } else {
         c->reason = io_failure(c, "send", code);
     }
@@ -272,7 +300,8 @@ static void arm_watchdog(struct conn *c)
     int64_t due = -1;
     if (s->o.idle_timeout > 0)
         due = c->last_io + (int64_t)(s->o.idle_timeout * 1e9);
-    int64_t since = sk_session_partial_since(c->s);
+    /* A paused session's partial frame has no deadline: the pause is the server's doing. */
+    int64_t since = sk_session_paused_until(c->s) ? 0 : sk_session_partial_since(c->s);
     if (s->o.frame_timeout > 0 && since) {
         int64_t f = since + (int64_t)(s->o.frame_timeout * 1e9);
         due = due < 0 || f < due ? f : due;
@@ -293,7 +322,8 @@ static void watchdog_fired(sk_loop_t *l, int64_t id, void *arg)
     c->watchdog = 0;
     if (c->lingering)
         return;
-    int64_t now = sk__now_ns(), since = sk_session_partial_since(c->s);
+    int64_t now = sk__now_ns();
+    int64_t since = sk_session_paused_until(c->s) ? 0 : sk_session_partial_since(c->s);
     const char *why = NULL;
     if (s->o.idle_timeout > 0 && now - c->last_io >= (int64_t)(s->o.idle_timeout * 1e9))
         why = "idle timeout (--idle-timeout)";
@@ -308,6 +338,8 @@ static void watchdog_fired(sk_loop_t *l, int64_t id, void *arg)
     conn_free(c);
 }
 
+static void pause_over(sk_loop_t *l, int64_t id, void *arg);
+
 /* Arm exactly the events the connection needs now; close it if it is done. */
 static void update(struct conn *c)
 {
@@ -321,8 +353,20 @@ static void update(struct conn *c)
         c->reading = 0;
     else if (!c->reading && queued <= LOW_WATER)
         c->reading = 1;
+    int64_t paused = sk_session_paused_until(c->s);
+    if (paused && !c->ending) { /* not a byte is read until the pause ends */
+        c->held = 1;
+        if (!c->pause_timer) {
+            int64_t left = paused - sk__now_ns(); /* INT64_MAX: until resumed */
+            int64_t ms = left > PAUSE_TIMER_MAX_MS * 1000000 ? PAUSE_TIMER_MAX_MS
+                                                             : (left + 999999) / 1000000;
+            c->pause_timer = sk_loop_timer(c->w->loop, ms < 1 ? 1 : ms, pause_over, c);
+            if (c->pause_timer < 0)
+                c->pause_timer = 0;
+        }
+    }
     int want = 0;
-    if (c->input_open && !c->ending && c->reading)
+    if (c->input_open && !c->ending && c->reading && !paused)
         want |= SK_READABLE;
     if (queued > 0 || (svc->on_writable && !c->ending))
         want |= SK_WRITABLE;
@@ -348,6 +392,11 @@ static void conn_io(sk_loop_t *l, int fd, void *arg, int ready)
             c->reason = io_failure(c, "send", r);
             conn_free(c);
             return;
+        }
+        if (c->wants_room && sk_buf_len(&c->out) <= LOW_WATER) {
+            c->wants_room = 0; /* drained: the handler may write again (chat) */
+            conn_notified(c);
+            return; /* level-triggered: any input is still there next time */
         }
         for (int i = 0; svc->on_writable && !c->ending && i < PRODUCE_PER_WAKE &&
                         sk_buf_len(&c->out) < LOW_WATER;
@@ -377,6 +426,7 @@ static void conn_io(sk_loop_t *l, int fd, void *arg, int ready)
             if (!svc->on_writable)
                 c->ending = 1; /* chargen streams on after a FIN (RFC 864) */
         } else {
+            sk__tap(c->w->srv, &c->peer, 0, c->st.in, c->w->rbuf, (size_t)n);
             c->st.in += (unsigned long long)n;
             c->last_io = sk_loop_now(c->w->loop) * 1000000;
             r = sk_session_feed(c->s, c->w->rbuf, (size_t)n);
@@ -386,7 +436,7 @@ static void conn_io(sk_loop_t *l, int fd, void *arg, int ready)
                 return;
             break;
         }
-        if (sk_buf_len(&c->out) > HIGH_WATER)
+        if (sk_buf_len(&c->out) > HIGH_WATER || sk_session_paused_until(c->s))
             break;
         if (n > 0 && (size_t)n < sizeof c->w->rbuf)
             break; /* a short read drained the socket: skip the recv that says EAGAIN */
@@ -417,10 +467,55 @@ static void conn_notify(void *ctx)
     sk_loop_wake(w->loop);
 }
 
-/* In the worker: run on_notify for every queued connection. */
+/* The session's pause is over (or was ended): deliver what it kept and read again.
+ * Returns the feed's code. */
+static int resume_input(struct conn *c)
+{
+    if (!c->held || sk_session_paused_until(c->s))
+        return 0;
+    c->held = 0;
+    return sk_session_feed(c->s, NULL, 0);
+}
+
+static void pause_over(sk_loop_t *l, int64_t id, void *arg)
+{
+    (void)l, (void)id;
+    struct conn *c = arg;
+    c->pause_timer = 0;
+    if (c->lingering || c->ending)
+        return;
+    int r = resume_input(c);
+    if (r < 0 && conn_error(c, r))
+        return;
+    if (sk_session_closing(c->s))
+        c->ending = 1;
+    update(c); /* still paused (it was extended): a new timer */
+}
+
+/* The session was notified (by another thread, or its output drained for a handler that
+ * waited for room): the budget's eviction, on_notify, and the end of a pause. */
+static void conn_notified(struct conn *c)
+{
+    const sk_service_t *svc = c->w->srv->o.service;
+    if (c->session_over || c->lingering || c->ending)
+        return;
+    int r = 0;
+    if (sk__session_evicted(c->s))
+        r = sk_session_feed(c->s, NULL, 0); /* -ENOBUFS, its partial frame freed */
+    else if (svc->on_notify)
+        r = svc->on_notify(c->s);
+    if (r == 0)
+        r = resume_input(c);
+    if (r < 0 && conn_error(c, r))
+        return;
+    if (sk_session_closing(c->s))
+        c->ending = 1;
+    update(c);
+}
+
+/* In the worker: handle every queued notification. */
 static void run_notifications(struct worker *w)
 {
-    const sk_service_t *svc = w->srv->o.service;
     for (;;) {
         pthread_mutex_lock(&w->nmu);
         struct conn *c = w->notify;
@@ -433,12 +528,7 @@ static void run_notifications(struct worker *w)
         pthread_mutex_unlock(&w->nmu);
         if (!c)
             return;
-        if (c->session_over || c->lingering || c->ending || !svc->on_notify)
-            continue;
-        int r = svc->on_notify(c->s);
-        if (r < 0 && conn_error(c, r))
-            continue;
-        update(c);
+        conn_notified(c);
     }
 }
 
@@ -466,6 +556,8 @@ static void conn_start(struct worker *w, int fd, const sk_addr_t *peer)
         return;
     }
     sk_session_set_notify(c->s, conn_notify, c);
+    sk_session_set_room(c->s, conn_room, c);
+    sk__session_set_budget(c->s, &s->budget);
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;

@@ -68,10 +68,12 @@ typedef struct sk_framing {
 
 /*
  * Parse a framing's text form ("line", "fixed:512", ...) with maximum payload `max`
- * (0: SK_FRAME_MAX_DEFAULT; for len16 a larger max is lowered to 65535). Returns 0, or
- * SK_EBADARG with a message in err (SK_ERRLEN bytes, may be NULL), e.g.
- * "unknown framing 'foo': expected raw, line, crlf, fixed:N, len16, len32 or eof" or
- * "fixed:0: N must be 1 to 1048576" or "max frame 2147483648 out of range 1-1073741824".
+ * (0: SK_FRAME_MAX_DEFAULT, which len16 lowers to 65535; a max over 65535 given for len16
+ * is an error). Returns 0, or SK_EBADARG with a message in err (SK_ERRLEN bytes, may be
+ * NULL), e.g. "unknown framing 'foo': expected raw, line, crlf, fixed:N, len16, len32 or
+ * eof", "fixed:0: N must be 1 to 1048576", "fixed:abc: N is not a number (expected
+ * fixed:N, N 1 to 1048576)", "len16: max frame 70000 is over 65535, the most a 2-byte
+ * length can say (use len32)" or "max frame 2147483648 out of range 1-1073741824".
  */
 int sk_framing_parse(sk_framing_t *f, const char *text, size_t max, char *err);
 

@@ -30,9 +30,25 @@
  *
  * Datagram servers (socktype SOCK_DGRAM, services with on_datagram): run() itself reads
  * every datagram and sends each reply, under every model (a datagram is a whole request:
- * there is no connection to hand to a thread or child). Like inetd, no reply goes to a
- * source port below 1024, so that two servers cannot bounce datagrams between them
- * forever; nor to an unnamed Unix socket, which cannot receive one.
+ * there is no connection to hand to a thread or child). Replies cannot loop between
+ * servers (a spoofed source address makes two UDP services answer each other, each reply
+ * a new request): like inetd, no reply goes to a source port below 1024 (the classic
+ * services' ports); none goes to one of the server's own listening addresses (the loop
+ * with itself); and replies to any one source (address and port) are rate-limited per
+ * listening socket with a token bucket (reply_rate, reply_burst: 1000 a second, bursts of
+ * 2000, by default), so a loop with another server ends as soon as the bucket runs dry:
+ * the first reply dropped breaks the chain. The bucket table is bounded (256 sources per
+ * socket; a new source takes the place of the one idle longest). Nor does a reply go to
+ * an unnamed Unix socket, which cannot receive one.
+ *
+ * Bounds without options: max_conns defaults per model (SK_MAX_CONNS_LOOP, _THREAD,
+ * _FORK; iterative serves one client at a time and its backlog is its bound), a framed
+ * connection must complete a frame once begun within SK_FRAME_TIMEOUT_DEFAULT, and every
+ * byte buffered for partial frames and for chat queues counts against max_buffered
+ * (SK_MAX_BUFFERED_DEFAULT): when it is full, the connection holding the oldest partial
+ * frame is closed (logged with the reason). The budget is server-wide for the loop and
+ * thread models and per process under fork (each child holds one connection, so there
+ * max_conns times the frame maximum bounds the total).
  *
  * Errors follow sockit/error.h. The log callback (may be NULL) receives one line at a time,
  * without a newline, from the thread that accepts (and, for protocol errors that drop a
@@ -46,6 +62,7 @@
 #include "sockit/acl.h"
 #include "sockit/addr.h"
 #include "sockit/service.h"
+#include "sockit/sock.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,6 +81,28 @@ typedef enum sk_model {
 /* Per-connection output cap when max_output is 0: 1 MiB. */
 #define SK_MAX_OUTPUT_DEFAULT ((size_t)1 << 20)
 
+/* Connections at once when max_conns is 0. The loop model's is redis's maxclients (an
+ * idle connection costs it a few hundred bytes and one fd); a thread costs a stack and a
+ * process far more, so those models stop at a thousand. */
+#define SK_MAX_CONNS_LOOP 10000
+#define SK_MAX_CONNS_THREAD 1000
+#define SK_MAX_CONNS_FORK 1000
+
+/* Seconds a frame once begun may take to complete, when a framing is on and frame_timeout
+ * is 0 (a slowloris client trickling a frame ties up its buffer for no longer). */
+#define SK_FRAME_TIMEOUT_DEFAULT 30.0
+
+/* The server's budget for buffered input when max_buffered is 0: 64 MiB. */
+#define SK_MAX_BUFFERED_DEFAULT ((size_t)64 << 20)
+
+/* Datagram replies to one source, by default: per second, and the burst allowed. */
+#define SK_REPLY_RATE_DEFAULT 1000.0
+#define SK_REPLY_BURST_DEFAULT 2000.0
+
+/* The one line a client turned away by max_conns receives, before a clean close (FIN).
+ * Clients may test for it: the text is part of the interface. */
+#define SK_BUSY_LINE "sockit: server busy (too many connections), try again later\r\n"
+
 /* Parse "iterative", "thread", "fork" or "loop". Returns 0 or SK_EBADARG. */
 int sk_model_parse(const char *name, sk_model_t *model);
 
@@ -71,6 +110,13 @@ int sk_model_parse(const char *name, sk_model_t *model);
 const char *sk_model_name(sk_model_t model);
 
 typedef void sk_log_fn(void *ctx, const char *line);
+
+/* A tap on the traffic (serve --hex-dump): called with every chunk a connection receives
+ * (sent 0) or sends (sent 1), offset being where the chunk starts in that direction's
+ * stream; a datagram and its reply are chunks at offset 0. Called from the thread (or
+ * process) serving the connection: it must be thread-safe. */
+typedef void sk_tap_fn(void *ctx, const sk_addr_t *peer, int sent, unsigned long long offset,
+                       const void *data, size_t len);
 
 typedef struct sk_server_opts {
     const sk_service_t *service; /* required */
@@ -81,17 +127,35 @@ typedef struct sk_server_opts {
     int threads;                 /* SK_MODEL_LOOP: event loops (< 1: online CPUs) */
     size_t max_output;           /* SK_MODEL_LOOP: queued output per connection before it
                                     is dropped (0: SK_MAX_OUTPUT_DEFAULT) */
-    int max_conns;               /* beyond it a client gets a one-line error and is closed
-                                    (0: no limit) */
-    const sk_acl_t *acl;         /* who may connect (NULL: everyone); must outlive run() */
+    int max_conns;               /* beyond it a client gets SK_BUSY_LINE and is closed
+                                    (0: the model's default, SK_MAX_CONNS_*; iterative has
+                                    none; < 0: no limit) */
+    const sk_acl_t *acl;         /* who may connect (NULL: everyone; a client refused is
+                                    reset); must outlive run() */
     double idle_timeout;         /* close a connection after this many seconds without a
                                     byte either way (0: never) */
     double frame_timeout;        /* with a framing: a frame once begun must be complete
-                                    within this many seconds (0: no limit) */
+                                    within this many seconds (0: SK_FRAME_TIMEOUT_DEFAULT
+                                    when conf.framing is set and not raw; < 0: no limit) */
     double drain_timeout;        /* on stop: how long active connections may finish
                                     (< 0: SK_DRAIN_DEFAULT; 0: none) */
+    size_t max_buffered;         /* budget for partial frames and chat queues, see above
+                                    (0: SK_MAX_BUFFERED_DEFAULT; SIZE_MAX: none) */
+    const sk_keepalive_t *keepalive; /* TCP keepalive on every accepted TCP connection
+                                    (sk_set_keepalive(); NULL: off); must outlive run() */
+    int ttl;                     /* datagram servers: the replies' hop limit, unicast and
+                                    multicast (IP_TTL and IP_MULTICAST_TTL, or the IPv6
+                                    hop limits); 0: the system's */
+    double reply_rate;           /* datagram replies to one source per second (0:
+                                    SK_REPLY_RATE_DEFAULT; < 0: no limit) */
+    double reply_burst;          /* ... and the burst (0: SK_REPLY_BURST_DEFAULT, or the
+                                    rate when it is above that) */
+    sk_tap_fn *tap;              /* every chunk each way (NULL: none) */
+    void *tap_ctx;
     sk_log_fn *log;              /* "Connection received on ADDR" etc.; NULL: silent */
     void *log_ctx;
+    int log_quiet;               /* 1: only notices reach log (the "Stopping: ..." line),
+                                    not the lines per connection or datagram */
 } sk_server_opts_t;
 
 typedef struct sk_server sk_server_t;
@@ -114,6 +178,18 @@ size_t sk_server_listener_count(const sk_server_t *srv);
 /* The bound address of listener i (with the real port when port 0 was asked for).
  * Returns 0 or SK_EBADARG. */
 int sk_server_listener_addr(const sk_server_t *srv, size_t i, sk_addr_t *addr);
+
+/*
+ * Datagram servers: join multicast group `group` ("239.1.2.3", "ff02::1234", optionally
+ * "@IFACE" after it: an interface name or index; without one the kernel picks by route)
+ * on every listener of the group's family (IP_ADD_MEMBERSHIP, IPV6_JOIN_GROUP). Call after
+ * sk_server_listen(), before run(); a listener receives the group's datagrams when bound
+ * to the wildcard address or to the group itself. Returns the number of listeners that
+ * joined, or a negative code with "join GROUP: reason" in err (SK_ERRLEN, may be NULL):
+ * SK_EBADADDR for text that is not a multicast address, SK_EBADARG for no datagram
+ * listener of its family or an unknown interface, -errno from setsockopt.
+ */
+int sk_server_join(sk_server_t *srv, const char *group, char *err);
 
 /*
  * Accept and serve until sk_server_stop(). Returns 0 after a stop, SK_EBADARG when there
@@ -149,6 +225,11 @@ void sk_server_report(sk_server_t *srv);
 
 /* Log the totals line now, from this thread (not async-signal-safe). */
 void sk_server_log_stats(sk_server_t *srv);
+
+/* Remove the Unix socket files the listeners created, if the files are still theirs (for
+ * a program about to exit without sk_server_free(): serve's second signal). Thread-safe
+ * while run() runs; the listeners stay open, new clients can no longer find them. */
+void sk_server_remove_files(sk_server_t *srv);
 
 /* Close the listeners, remove the Unix socket files they created (if the files are still
  * theirs) and free the server. The server must not be running. */

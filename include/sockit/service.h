@@ -38,6 +38,12 @@
  * may write. Such a service needs every session in one process, at the same time: it
  * sets SK_SERVICE_ONE_PROCESS, and the server refuses the fork and iterative models.
  *
+ * Flow control between sessions (chat): a handler may pause its own session's input with
+ * sk_session_pause() (the model stops reading the socket, and sk_session_feed() keeps the
+ * frames not yet delivered) until another thread calls sk_session_resume() or the pause
+ * times out; and a handler that writes on its own behalf, from on_notify, writes at most
+ * sk_session_write_room() bytes and is notified again when its output has drained.
+ *
  * Datagrams (serve --udp): on_datagram answers one datagram with at most one reply; no
  * session exists. It must be reentrant (several threads may call it at once).
  *
@@ -78,6 +84,9 @@ typedef struct sk_service_conf {
 #define SK_LINE_MAX_DEFAULT 65536
 /* Largest datagram payload a UDP service receives or sends (IPv4's limit). */
 #define SK_DGRAM_MAX 65507
+/* The most bytes a model hands to one sk_session_feed() call (the built-in models read
+ * 16 KiB at a time): a paused session keeps up to this much beyond a frame's maximum. */
+#define SK_SESSION_FEED_MAX 65536
 
 /* The greet service's text when no message is configured (seeds 003/004). */
 #define SK_GREET_DEFAULT "Thank you for connecting"
@@ -142,25 +151,57 @@ typedef int sk_session_write_fn(void *ctx, const void *data, size_t len);
 
 /* Create a session for `svc` whose writes go to write_fn(ctx, ...). With a framing in conf
  * (ignored unless svc has SK_SERVICE_FRAMES) the session keeps an input buffer of at most
- * sk_frame_bufmax() bytes, allocated as frames arrive. Returns NULL on ENOMEM. */
+ * sk_frame_bufmax() bytes (plus SK_SESSION_FEED_MAX while paused), allocated as frames
+ * arrive and freed once empty. Returns NULL on ENOMEM. */
 sk_session_t *sk_session_new(const sk_service_t *svc, const sk_service_conf_t *conf,
                              const sk_addr_t *peer, sk_session_write_fn *write_fn, void *ctx);
 
 /*
  * Hand received bytes to the handler: straight to on_data, or with a framing, once per
  * complete frame (partial frames are kept, up to the framing's maximum). Returns 0, the
- * handler's negative code, or a protocol error (SK_ETOOBIG) after which the connection
- * must be dropped. Stops early once the handler closes the session.
+ * handler's negative code, or a protocol error (SK_ETOOBIG; -ENOBUFS when the server's
+ * budget for buffered input closed this session) after which the connection must be
+ * dropped. Stops early once the handler closes the session, and, with a framing, once it
+ * pauses the input: the rest is kept (up to SK_SESSION_FEED_MAX beyond a frame; more is
+ * delivered regardless) and delivered by sk_session_feed(s, NULL, 0), which a model calls
+ * when the pause is over. Without a framing a pause takes effect at the next read.
  */
 int sk_session_feed(sk_session_t *s, const void *data, size_t len);
 
 /* The peer's EOF. With a framing, delivers what EOF completes (an eof frame, a last
- * unterminated line). Returns 0, the handler's code, or SK_EEOF when EOF cut a frame. */
+ * unterminated line, frames a pause kept: a pause no longer applies). Returns 0, the
+ * handler's code, or SK_EEOF when EOF cut a frame. */
 int sk_session_eof(sk_session_t *s);
 
 /* Why the last sk_session_feed() / sk_session_eof() failed with a protocol error, e.g.
- * "frame over the 1048576-byte maximum"; "" when none did. */
+ * "frame over the 1048576-byte maximum"; "" when none did. Once the server's budget has
+ * closed the session (another thread may do so at any time), the reason for that. */
 const char *sk_session_error(const sk_session_t *s);
+
+/*
+ * Pause the session's input until sk_session_resume() or the monotonic time until_ns
+ * (CLOCK_MONOTONIC nanoseconds; INT64_MAX: until resumed), whichever comes first. From
+ * the session's own thread (its handler). The model stops reading the socket meanwhile
+ * and skips the frame deadline, so a paused peer is never blamed for the pause.
+ */
+void sk_session_pause(sk_session_t *s, int64_t until_ns);
+
+/* End a pause (nothing when none is on), from any thread, under the liveness rule of
+ * sk_session_notify(); the session is notified so that its model reads again. */
+void sk_session_resume(sk_session_t *s);
+
+/* For models: 0 while input flows, else when the pause ends (monotonic ns). */
+int64_t sk_session_paused_until(const sk_session_t *s);
+
+/* Bytes sk_session_write() takes now without queueing past the model's high-water mark
+ * (SIZE_MAX where a write simply waits: the blocking models). A handler writing on its own
+ * behalf from on_notify writes at most this much; after it returned 0 the model calls
+ * on_notify again once the output has drained. From the session's thread. */
+size_t sk_session_write_room(sk_session_t *s);
+
+/* For models: what sk_session_write_room() returns (fn(ctx)); without one, SIZE_MAX. */
+typedef size_t sk_session_room_fn(void *ctx);
+void sk_session_set_room(sk_session_t *s, sk_session_room_fn *fn, void *ctx);
 
 /* Ask for on_notify(s) in the session's own thread, soon. Thread-safe; the caller must
  * know s is alive (see "Sessions that talk to each other"). Several notifications may

@@ -19,9 +19,11 @@ import select
 import os
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
+import unittest
 
 import sktest
 from sktest import (MODELS, SOCKIT, Case, Server, child_pids, connect, connect_from,
@@ -50,6 +52,21 @@ def wait_count(srv, pattern, n, timeout=sktest.DEFAULT_TIMEOUT):
         if srv.read_log_line(deadline) is None:
             raise AssertionError("%d of %d log lines matching %r; log: %r"
                                  % (len(found), n, pattern, srv.log_lines[-40:]))
+
+
+def refused_how(port, source, host="127.0.0.1"):
+    """Connect from `source` and read to the end: (local port, "reset" | "eof", data)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((source, 0))
+        sport = s.getsockname()[1]
+        s.settimeout(sktest.DEFAULT_TIMEOUT)
+        try:
+            s.connect((host, port))  # the reset may come before connect returns
+            data = recv_until_eof(s)
+        except ConnectionResetError:
+            return sport, "reset", b""
+        return sport, "eof", data
 
 
 def ends(sock):
@@ -143,6 +160,35 @@ class MaxConnsTests(Case):
             self.assertEqual((conns, active, nref), (11, 0, 2), srv.log_lines[-3:])
 
 
+    def each_busy_client_that_sends_sees_clean_eof(self, model):
+        """--max-conns 1: refused clients that send at once (as `sockit connect` sends its
+        stdin), or a little later, still read the whole busy line and then a clean EOF,
+        not a reset (the server shuts its side down and drops their input before the
+        close), 20 of 20"""
+        with serve("echo", "--max-conns", "1", model=model) as srv:
+            with connect(srv.port) as held:
+                held.sendall(b"mine")
+                self.assertEqual(recv_exact(held, 4), b"mine")
+                outcomes = []
+                for i in range(20):
+                    with connect(srv.port) as extra:
+                        extra.sendall(b"GET / HTTP/1.0\r\n\r\n" * (1 + i))  # unread input
+                        if i % 2:
+                            srv.wait_log(r"^Refused 127\.0\.0\.1:%d: "
+                                         % extra.getsockname()[1])
+                            try:
+                                extra.sendall(b"and more")  # after the server's close
+                            except OSError:
+                                pass
+                        try:
+                            data = recv_until_eof(extra)
+                            outcomes.append((data, "eof"))
+                        except ConnectionResetError:
+                            outcomes.append((b"?", "reset"))
+                self.assertEqual(outcomes, [(BUSY, "eof")] * 20)
+            self.assertEqual(srv.stop(), 0)
+
+
 class MaxConnsBurstTests(Case):
     def test_max_conns_burst_loop_4_threads(self):
         """loop with 4 event loops sharing the listener, --max-conns 10, 60 clients
@@ -187,13 +233,11 @@ class AclTests(Case):
             self.assertEqual(recv_exact(s, len(want)), want)
 
     def assert_refused(self, srv, port, source, host="127.0.0.1"):
-        with connect_from(port, source, host=host) as s:
-            sport = s.getsockname()[1]
-            try:
-                got = recv_until_eof(s)
-            except ConnectionResetError:
-                got = b""
-            self.assertEqual(got, b"", "a refused client got data")
+        """A client the rules refuse gets no byte and a reset (an error, not an empty
+        conversation that looks like success): at connect already, or at its first read."""
+        how = refused_how(port, source, host)
+        self.assertEqual(how[1:], ("reset", b""), "a refused client must see a reset, no data")
+        sport = how[0]
         shown = ("[%s]" % source) if ":" in source else source
         srv.wait_log(r"^Refused %s:%d: not allowed \(--allow/--deny\)$"
                      % (re.escape(shown), sport))
@@ -210,7 +254,7 @@ class AclTests(Case):
                              srv.log_lines)
 
     def each_allow_one(self, model):
-        """--allow 127.0.0.1: 127.0.0.1 is served, 127.0.0.2 is closed without a byte and
+        """--allow 127.0.0.1: 127.0.0.1 is served, 127.0.0.2 is reset without a byte and
         logged as not allowed"""
         self.run_rules(model, ["--allow", "127.0.0.1"], ["127.0.0.1"], ["127.0.0.2"])
 
@@ -451,6 +495,197 @@ class FrameTimeoutTests(Case):
             self.assertEqual(len(timeouts), want, timeouts[:3])
 
 
+    def each_steady_stream_of_frames_kept(self, model):
+        """--frame line --frame-timeout 1: a client that sends lines for 3 s, every send
+        ending inside a line (so a partial frame is always buffered, but frames keep
+        completing), is not closed: a frame's deadline starts when that frame begins"""
+        with serve("echo", "--frame", "line", "--frame-timeout", str(FRAME_TIMEOUT),
+                   model=model) as srv:
+            with connect(srv.port) as s:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                s.sendall(b"li")
+                t0, got, want = time.monotonic(), b"", b""
+                i = 0
+                while time.monotonic() - t0 < 3 * FRAME_TIMEOUT:
+                    s.sendall(b"ne %d\nli" % i)  # completes one line, begins the next
+                    want += b"line %d\n" % i
+                    got += recv_exact(s, len(want) - len(got))
+                    i += 1
+                    time.sleep(0.1)
+                self.assertEqual(got, want)
+                s.sendall(b"ne end\n")
+                self.assertEqual(recv_exact(s, 9), b"line end\n")
+            self.assertEqual(srv.stop(), 0)
+            self.assertFalse([ln for ln in srv.log_lines if "(--frame-timeout)" in ln])
+
+
+# ---------------------------------------------------------------------------------------
+def server_read_all(server_port, client_port):
+    """True once the server's end of an IPv4 loopback connection has no bytes waiting to
+    be read (its receive queue in /proc/net/tcp is empty): the server has taken them."""
+    with open("/proc/net/tcp") as f:
+        for row in f.readlines()[1:]:
+            fields = row.split()
+            lport = int(fields[1].split(":")[1], 16)
+            rport = int(fields[2].split(":")[1], 16)
+            if (lport, rport) == (server_port, client_port):
+                return int(fields[4].split(":")[1], 16) == 0
+    return False
+
+
+def len32(payload):
+    return struct.pack(">I", len(payload)) + payload
+
+
+@each_model_in("loop", "thread")
+class BufferedBudgetTests(Case):
+    def each_oldest_partial_frame_evicted(self, model):
+        """--frame len32 --max-buffered 300K: A, then B, then C each park 90000 bytes of a
+        100000-byte frame (about 128 KiB of buffer each); C's pushes the total over the
+        budget, so A, the oldest partial frame, is closed (logged with the reason), and B
+        and C complete their frames and get them back byte-exact"""
+        frames = [random_bytes(100000, seed=k) for k in range(3)]
+        with serve("echo", "--frame", "len32", "--max-buffered", "300K", model=model) as srv:
+            socks = []
+            try:
+                for k, frame in enumerate(frames):
+                    c = connect(srv.port)
+                    socks.append(c)
+                    c.sendall(len32(frame)[:4 + 90000])
+                    port = c.getsockname()[1]
+                    self.assertTrue(wait_until(lambda: server_read_all(srv.port, port)),
+                                    "the server did not read client %d's partial frame" % k)
+                a, b, c = socks
+                apat = re.escape("127.0.0.1:%d" % a.getsockname()[1])
+                srv.wait_log(r"^Closing %s: buffered input over the server's budget "
+                             r"\(--max-buffered\): the oldest partial frame$" % apat)
+                self.assertTrue(ends(a), "the evicted client got data")
+                for s_, frame in ((b, frames[1]), (c, frames[2])):
+                    s_.sendall(len32(frame)[4 + 90000:])
+                    self.assertSameBytes(recv_exact(s_, 4 + len(frame)), len32(frame))
+                srv.wait_log(r"^Closed %s: 90004 bytes in, 0 bytes out, [0-9.]+ s: buffered "
+                             r"input over the server's budget" % apat)
+            finally:
+                for s_ in socks:
+                    s_.close()
+            self.assertEqual(srv.stop(), 0)
+            closing = [ln for ln in srv.log_lines if ln.startswith("Closing")]
+            self.assertEqual(len(closing), 1, closing)
+
+
+class BufferedBudgetForkTests(Case):
+    def test_budget_is_per_process(self):
+        """fork: each session process has its own budget: --max-buffered 64K closes a
+        client parking 100 KB of a frame (it alone passes it), and serves a client whose
+        frames fit"""
+        with serve("echo", "--frame", "len32", "--max-buffered", "64K", model="fork") as srv:
+            with connect(srv.port) as big:
+                big.sendall(len32(b"b" * 200000)[:100004])
+                bpat = re.escape("127.0.0.1:%d" % big.getsockname()[1])
+                srv.wait_log(r"^Closing %s: buffered input over the server's budget" % bpat)
+                self.assertTrue(ends(big))
+            with connect(srv.port) as small:
+                small.sendall(len32(b"s" * 30000))
+                self.assertEqual(recv_exact(small, 30004), len32(b"s" * 30000))
+            self.assertEqual(srv.stop(), 0)
+
+
+class DefaultBoundsTests(Case):
+    def test_default_max_conns_thread(self):
+        """thread without --max-conns: 1000 clients at once are served, the 1001st gets
+        the busy line (a thread per client is not free: the default bounds it)"""
+        with serve("echo", model="thread") as srv:
+            socks = []
+            try:
+                for i in range(1000):
+                    socks.append(connect(srv.port))
+                wait_count(srv, r"^Connection received on ", 1000, timeout=30)
+                with connect(srv.port) as extra:
+                    self.assertEqual(recv_until_eof(extra), BUSY)
+                srv.wait_log(r"^Refused 127\.0\.0\.1:\d+: 1000 connections already")
+                socks[-1].sendall(b"still served")
+                self.assertEqual(recv_exact(socks[-1], 12), b"still served")
+            finally:
+                for s_ in socks:
+                    s_.close()
+            self.assertEqual(srv.stop(), 0)
+
+    def test_default_frame_timeout(self):
+        """--frame line without --frame-timeout: a half frame is closed after the default
+        30 s; with --frame-timeout 0 one is kept (no limit)"""
+        with serve("echo", "--frame", "line") as srv, \
+                serve("echo", "--frame", "line", "--frame-timeout", "0") as keep:
+            with connect(srv.port) as a, connect(keep.port) as b:
+                a.sendall(b"half")
+                b.sendall(b"half")
+                t0 = time.monotonic()
+                a.settimeout(45)
+                self.assertTrue(ends(a), "the half frame was answered")
+                took = time.monotonic() - t0
+                self.assertGreater(took, 29)
+                self.assertLess(took, 40)
+                b.settimeout(0.5)
+                with self.assertRaises(socket.timeout):
+                    b.recv(1)  # still open, nothing sent
+                b.sendall(b" done\n")
+                b.settimeout(5)
+                self.assertEqual(recv_exact(b, 10), b"half done\n")
+            srv.wait_log(r"frame not completed in time \(--frame-timeout\)$")
+            self.assertEqual(srv.stop(), 0)
+            self.assertEqual(keep.stop(), 0)
+
+
+# ---------------------------------------------------------------------------------------
+def keepalive_timer(server_port, client_port):
+    """The server socket's keepalive timer as ss shows it, e.g. ('6', 'ms'), or None when
+    it has none (ss -tno: `timer:(keepalive,6.792ms,0)`)."""
+    r = run(["ss", "-tno", "state", "established", "( sport = :%d and dport = :%d )"
+             % (server_port, client_port)], timeout=5)
+    m = re.search(r"timer:\(keepalive,(\d+)[.\d]*(ms|sec|min)", r.stdout.decode())
+    return m.groups() if m else None
+
+
+@unittest.skipUnless(shutil.which("ss"), "ss (iproute2) not installed: keepalive not checked")
+@each_model
+class KeepaliveTests(Case):
+    def each_keepalive_values(self, model):
+        """--keepalive=7,3,4: the server's socket of each client runs the keepalive timer,
+        first probe due within 7 s (ss shows the server side); without --keepalive there is
+        no such timer"""
+        with serve("echo", "--keepalive=7,3,4", model=model) as srv, \
+                serve("echo", model=model) as plain:
+            with connect(srv.port) as c, connect(plain.port) as d:
+                for s_, p in ((c, srv.port), (d, plain.port)):
+                    s_.sendall(b"k")
+                    self.assertEqual(recv_exact(s_, 1), b"k")
+                got = keepalive_timer(srv.port, c.getsockname()[1])
+                self.assertIsNotNone(got, "no keepalive timer on the server's socket")
+                self.assertNotEqual(got[1], "min", got)
+                self.assertLessEqual(int(got[0]), 7, got)
+                self.assertIsNone(keepalive_timer(plain.port, d.getsockname()[1]))
+            self.assertEqual(srv.stop(), 0)
+            self.assertEqual(plain.stop(), 0)
+
+    def each_keepalive_system_timers(self, model):
+        """--keepalive without a value: SO_KEEPALIVE with the system's timers (the timer
+        runs; net.ipv4.tcp_keepalive_time, 2 h by default, is in minutes)"""
+        with serve("echo", "--keepalive", model=model) as srv:
+            with connect(srv.port) as c:
+                c.sendall(b"k")
+                self.assertEqual(recv_exact(c, 1), b"k")
+                got = keepalive_timer(srv.port, c.getsockname()[1])
+                self.assertIsNotNone(got, "no keepalive timer on the server's socket")
+            self.assertEqual(srv.stop(), 0)
+
+
+class KeepaliveUsage(Case):
+    def test_bad_values_and_udp(self):
+        """--keepalive=x and --udp --keepalive are usage errors (exit 2)"""
+        for args in (["--keepalive=x"], ["--keepalive=1,2,3,4"], ["--udp", "--keepalive"]):
+            r = run([SOCKIT, "serve", "echo", "-l", "127.0.0.1:0"] + args, timeout=5)
+            self.assertEqual(r.returncode, 2, "%r: %r" % (args, r.stderr))
+
+
 # ---------------------------------------------------------------------------------------
 class MaxOutputTests(Case):
     def test_max_output_drops_non_reader(self):
@@ -625,8 +860,7 @@ class StatsTests(Case):
             reset_close(r)
             srv.wait_log(r"^Closed 127\.0\.0\.1:%d: 7 bytes in, 7 bytes out, [0-9.]+ s: "
                          r"connection reset by peer$" % pr)
-            with connect_from(srv.port, "127.0.0.2") as d:
-                self.assertTrue(ends(d))
+            self.assertEqual(refused_how(srv.port, "127.0.0.2")[1], "reset")
             srv.wait_log(r"^Refused 127\.0\.0\.2:")
             c = connect(srv.port)
             pc = c.getsockname()[1]
@@ -683,8 +917,8 @@ class StatsTests(Case):
             self.assertEqual(st, (2, 0, 0, 1, 1000, 1000, 0), srv.log_lines[i])
 
     def each_stats_datagrams(self, model):
-        """--udp: three echoed datagrams count as 3 datagrams and no connections, on
-        SIGUSR1 and at exit"""
+        """--udp: three echoed datagrams count as 3 datagrams, their 21 bytes in and the
+        21 bytes of the replies out, and no connections, on SIGUSR1 and at exit"""
         with serve("echo", "--udp", model=model) as srv:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                 u.settimeout(5)
@@ -694,10 +928,10 @@ class StatsTests(Case):
             n0 = len(srv.log_lines)
             srv.signal(signal.SIGUSR1)
             st, _ = stats_line(srv, n0)
-            self.assertEqual(st, (0, 0, 0, 0, 0, 0, 3))
+            self.assertEqual(st, (0, 0, 0, 0, 21, 21, 3))
             n1 = len(srv.log_lines)
             self.assertEqual(srv.stop(), 0)
-            self.assertEqual(stats_line(srv, n1)[0], (0, 0, 0, 0, 0, 0, 3))
+            self.assertEqual(stats_line(srv, n1)[0], (0, 0, 0, 0, 21, 21, 3))
 
 
 # ---------------------------------------------------------------------------------------

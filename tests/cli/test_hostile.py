@@ -323,6 +323,37 @@ def read_pipe(pipe, n, timeout=sktest.DEFAULT_TIMEOUT):
     return bytes(buf)
 
 
+@each_model
+class ForgedLogTests(Case):
+    """Text a client chooses reaches the -v log escaped: a Unix client binds a name that
+    holds a newline, a carriage return and terminal escapes."""
+
+    FORGED = b"\0sk\nConnection received on 6.6.6.6:66\r\x1b[2J\x9b1m\xc3\xa9"
+
+    def each_unix_name_cannot_forge_log_lines(self, model):
+        """the name comes out as one line, with \\n, \\r and \\x1b spelled out (UTF-8
+        kept), in both the 'Connection received' and the 'Closed' line; no line of the log
+        is a forged one and no raw control byte reaches it"""
+        addr = sktest.listen_addr("unix")
+        with sktest.serve("echo", model=model, addr=addr) as srv:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                c.settimeout(sktest.DEFAULT_TIMEOUT)
+                c.bind(self.FORGED)
+                c.connect(addr[5:])
+                c.sendall(b"x")
+                self.assertEqual(recv_exact(c, 1), b"x")
+            shown = (r"unix:@sk\\nConnection received on 6\.6\.6\.6:66\\r\\x1b\[2J"
+                     r"\\x9b1m\u00e9")
+            srv.wait_log(r"^Connection received on %s$" % shown)
+            srv.wait_log(r"^Closed %s: 1 bytes in, 1 bytes out" % shown)
+            self.assertEqual(srv.stop(), 0)
+            forged = [ln for ln in srv.log_lines if ln.startswith("Connection received on 6.")]
+            self.assertEqual(forged, [], "a client forged a log line")
+            raw = [ln for ln in srv.log_lines if any(ord(ch) < 32 or 0x7f <= ord(ch) < 0xa0
+                                                     for ch in ln)]
+            self.assertEqual(raw, [], "control characters in the log")
+
+
 class HostileUnixTests(HostileTests):
     """Every hostile case again over a Unix stream socket (-l unix:PATH). SO_LINGER
     {1,0} has no effect there; a close with unread data is what the server sees as a

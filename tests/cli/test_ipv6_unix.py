@@ -188,13 +188,14 @@ class UnixStream(Case):
         self.assertFalse(os.path.exists(self.path))
 
     def test_regular_file_refused(self):
-        """a regular file at the path: refused (exit 1), file untouched"""
+        """a regular file at the path: refused (exit 1) as not a socket, file untouched"""
         with open(self.path, "wb") as f:
             f.write(b"precious data\n")
         st = os.stat(self.path)
         r = run([SOCKIT, "serve", "echo", "-l", "unix:" + self.path, "-v"])
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(b"Address already in use", r.stderr)
+        self.assertIn(b": not a socket (a file of another kind is in the way; it is left alone)",
+                      r.stderr)
         with open(self.path, "rb") as f:
             self.assertEqual(f.read(), b"precious data\n")
         self.assertEqual(os.stat(self.path).st_ino, st.st_ino)
@@ -212,6 +213,7 @@ class UnixStream(Case):
         os.symlink(target, link)
         r = run([SOCKIT, "serve", "echo", "-l", "unix:" + link, "-v"])
         self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b": not a socket", r.stderr)
         self.assertTrue(os.path.islink(link))
         with open(target) as f:
             self.assertEqual(f.read(), "t")

@@ -123,5 +123,74 @@ class ServiceTests(Case):
             self.stopped_cleanly(srv)
 
 
+class ServeUsage(Case):
+    """What serve says to mistakes (issue 12 §2)."""
+
+    def usage(self, args, message, status=2):
+        r = sktest.run([sktest.SOCKIT, "serve"] + args, timeout=5)
+        self.assertEqual(r.returncode, status, "%r: stderr %r" % (args, r.stderr))
+        err = r.stderr.decode()
+        self.assertEqual(err.splitlines()[0], message, err)
+        return err
+
+    def test_unknown_service_with_arguments(self):
+        """serve exec PROGRAM (exec comes later), or any unknown service with arguments:
+        'unknown service', not 'unexpected argument'"""
+        self.usage(["exec", "/bin/cat"], "sockit: unknown service 'exec'")
+        self.usage(["nosuch", "a", "b"], "sockit: unknown service 'nosuch'")
+        self.usage(["echo", "extra"], "sockit: unexpected argument 'extra'")
+
+    def test_len16_over_its_limit(self):
+        """--frame len16 --max-frame 70000: a usage error naming the 65535 limit (70000 was
+        accepted, and frames over 65535 then failed); 65535 itself is fine"""
+        err = self.usage(["echo", "-l", "127.0.0.1:0", "--frame", "len16", "--max-frame",
+                          "70000"], "sockit: len16: max frame 70000 is over 65535, the most a "
+                                    "2-byte length can say (use len32)")
+        self.assertIn("Usage: sockit serve", err)
+        with serve("echo", "--frame", "len16", "--max-frame", "65535") as srv:
+            self.assertEqual(srv.stop(), 0)
+
+    def test_fixed_not_a_number(self):
+        """--frame fixed:abc says the N is not a number"""
+        self.usage(["echo", "--frame", "fixed:abc"],
+                   "sockit: fixed:abc: N is not a number (expected fixed:N, N 1 to 1048576)")
+
+    def test_unix_path_that_is_a_regular_file(self):
+        """-l unix:PATH where PATH is a regular file: 'not a socket' (not 'Address already
+        in use'), exit 1, and the file is left as it was"""
+        import os
+        import tempfile
+        d = tempfile.mkdtemp(prefix="sockit-serve-")
+        path = os.path.join(d, "notes.txt")
+        try:
+            with open(path, "w") as f:
+                f.write("keep me\n")
+            self.usage(["echo", "-l", "unix:" + path],
+                       "sockit: bind unix:%s: not a socket (a file of another kind is in the "
+                       "way; it is left alone)" % path, status=1)
+            with open(path) as f:
+                self.assertEqual(f.read(), "keep me\n")
+        finally:
+            os.unlink(path)
+            os.rmdir(d)
+
+    def test_synopsis_complete_and_even(self):
+        """the usage synopsis names every option of --help (as [--name ...]), its lines are
+        no longer than 80 columns and none is much shorter than the others but the last"""
+        import re
+        r = sktest.run([sktest.SOCKIT, "serve"], timeout=5)
+        err = r.stderr.decode().splitlines()
+        syn = [ln for ln in err if ln.startswith("Usage: sockit serve") or ln.startswith("  ")]
+        text = " ".join(syn)
+        helptext = sktest.run([sktest.SOCKIT, "serve", "--help"], timeout=5).stdout.decode()
+        opts = set(re.findall(r"^ {2}(?:-\w, )?(--[a-z-]+)|^ {6}(--[a-z-]+)", helptext, re.M))
+        names = {a or b for a, b in opts} - {"--help", "--verbose", "--listen"}
+        missing = sorted(n for n in names if n not in text)
+        self.assertEqual(missing, [], "options missing from the synopsis: %r" % syn)
+        widths = [len(ln) for ln in syn]
+        self.assertLessEqual(max(widths), 80, syn)
+        self.assertGreaterEqual(min(widths[:-1]), 60, syn)
+
+
 if __name__ == "__main__":
     sktest.main()

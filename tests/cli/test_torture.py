@@ -121,7 +121,9 @@ class IdleConnections(Case):
         through 100 idle clients waiting in its backlog once they leave"""
         n = IDLE[model]
         raise_nofile(self, n + 200)
-        with serve("echo", model=model, addr=listen_addr(transport)) as srv:
+        # n is each model's default --max-conns: room for the sample's newcomer too.
+        with serve("echo", "--max-conns", str(n + 10), model=model,
+                   addr=listen_addr(transport)) as srv:
             addr = srv.addrs[0]
             conns = []
             try:

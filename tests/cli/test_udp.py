@@ -279,6 +279,140 @@ class LoopGuard(Case):
             self.assertEqual(ask(s, (srv.host, srv.port), b"edge"), b"edge")
 
 
+def spoof_udp(src, sport, dst, dport, payload):
+    """Send one IPv4 UDP datagram with a source address and port of our choosing (a raw
+    socket, IP_HDRINCL: root only). The kernel fills in the IP checksum and id; the UDP
+    checksum 0 means none (IPv4 allows it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as r:
+        udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, socket.IPPROTO_UDP,
+                         0, socket.inet_aton(src), socket.inet_aton(dst))
+        r.sendto(ip + udp, (dst, 0))
+
+
+def can_spoof():
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW).close()
+        return True
+    except OSError:
+        return False
+
+
+STATS_RE = r"^Stats: .*, (\d+) bytes in, (\d+) bytes out, (\d+) datagrams$"
+
+
+def datagram_count(srv):
+    """The server's datagram total, from a Stats line asked for with SIGUSR1 (the log may
+    hold many lines before it: a pump reads them)."""
+    n0 = len(srv.log_lines)
+    srv.signal(signal.SIGUSR1)
+    deadline = time.monotonic() + sktest.DEFAULT_TIMEOUT
+    i = n0
+    while True:
+        while i < len(srv.log_lines):
+            m = re.search(STATS_RE, srv.log_lines[i])
+            i += 1
+            if m:
+                return int(m.group(3))
+        if srv.read_log_line(deadline) is None:
+            raise AssertionError("no Stats line; log: %r" % srv.log_lines[-5:])
+
+
+def settled_count(case, srv, within=10.0):
+    """The datagram total once it stops moving (the same over 0.5 s), within `within` s."""
+    deadline = time.monotonic() + within
+    last = datagram_count(srv)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = datagram_count(srv)
+        if now == last:
+            return now
+        last = now
+    case.fail("the datagram count was still moving after %.0f s: %d" % (within, last))
+
+
+@unittest.skipUnless(can_spoof(), "needs a raw socket (root) to send a spoofed datagram")
+@each_model
+class SpoofedLoops(Case):
+    """A datagram whose source is a UDP server's address starts two services answering
+    each other, each reply a new request. The guards must end that within a bounded
+    count."""
+
+    def each_own_address_gets_no_reply(self, model):
+        """a datagram 'from' the server's own address and port, to itself: no reply (it
+        would come straight back: the loop with itself), logged once; the totals show no
+        datagram served; a normal client is answered"""
+        with udp_serve("echo", model=model) as srv:
+            spoof_udp("127.0.0.1", srv.port, "127.0.0.1", srv.port, b"loop me")
+            srv.wait_log(r"^Datagram from 127\.0\.0\.1:%d \(7 bytes\): source is this "
+                         r"server's own address, no reply \(loop guard\)$" % srv.port)
+            with udp_client() as c:
+                self.assertEqual(ask(c, (srv.host, srv.port), b"normal"), b"normal")
+            self.assertEqual(settled_count(self, srv), 1)  # the normal one only
+            self.assertEqual(len([ln for ln in srv.log_lines if "loop me" in ln or
+                                  "(7 bytes)" in ln]), 1)
+            self.assertEqual(srv.stop(), 0)
+
+    def each_two_servers_loop_ends(self, model):
+        """echo A and chargen B on loopback, one datagram to B spoofed 'from' A: the two
+        answer each other until A's or B's per-source bucket (1000 a second, bursts of
+        2000) runs dry, and the first reply dropped ends the loop: both totals settle,
+        under 10000 datagrams each; then a normal client is answered by both"""
+        with udp_serve("echo", model=model) as a, udp_serve("chargen", model=model) as b:
+            with sktest.LogPump(a), sktest.LogPump(b):
+                spoof_udp("127.0.0.1", a.port, "127.0.0.1", b.port, b"start")
+                # The loop has begun once A has answered B at least once.
+                sktest.wait_until(lambda: any("Datagram from 127.0.0.1:%d" % b.port in ln
+                                              for ln in a.log_lines), 5)
+            na, nb = settled_count(self, a), settled_count(self, b)
+            self.assertGreater(na, 0, "the loop never started: A answered nothing")
+            self.assertLess(na, 10000, "echo answered %d datagrams" % na)
+            self.assertLess(nb, 10000, "chargen answered %d datagrams" % nb)
+            guard = [ln for ln in a.log_lines + b.log_lines if "replies a second" in ln]
+            self.assertTrue(guard, "no reply was dropped by the rate limit")
+            with udp_client() as c:
+                self.assertEqual(ask(c, (a.host, a.port), b"fresh"), b"fresh")
+                c.sendto(b"x", (b.host, b.port))
+                check_chargen_datagram(self, c.recv(65536))
+            self.assertEqual(a.stop(), 0)
+            self.assertEqual(b.stop(), 0)
+
+
+class ReplyRate(Case):
+    def test_reply_rate_per_source(self):
+        """--reply-rate 50,10: a source sending 40 datagrams at once gets about the burst
+        (10) answered, the rest dropped and logged; another source still gets its reply;
+        after 0.2 s (10 more tokens) the first source is answered again"""
+        with udp_serve("echo", "--reply-rate", "50,10") as srv:
+            with udp_client() as c, udp_client() as d:
+                for i in range(40):
+                    c.sendto(b"%d" % i, (srv.host, srv.port))
+                got = []
+                c.settimeout(0.3)
+                try:
+                    while True:
+                        got.append(c.recv(100))
+                except socket.timeout:
+                    pass
+                self.assertGreaterEqual(len(got), 10)
+                self.assertLess(len(got), 20, "replies: %r" % got)
+                self.assertEqual(ask(d, (srv.host, srv.port), b"other"), b"other")
+                time.sleep(0.2)
+                c.settimeout(sktest.DEFAULT_TIMEOUT)
+                self.assertEqual(ask(c, (srv.host, srv.port), b"again"), b"again")
+            self.assertEqual(srv.stop(), 0)
+            dropped = [ln for ln in srv.log_lines if "over 50 replies a second to one source"
+                       in ln]
+            self.assertGreater(len(dropped), 15)
+
+    def test_reply_rate_usage(self):
+        """--reply-rate needs --udp; a bad value is a usage error (exit 2)"""
+        for args in (["--reply-rate", "10"], ["--udp", "--reply-rate", "x"],
+                     ["--udp", "--reply-rate", "10,0"], ["--udp", "--reply-rate", "-1"]):
+            r = run([SOCKIT, "serve", "echo", "-l", "127.0.0.1:0"] + args, timeout=5)
+            self.assertEqual(r.returncode, 2, "%r: %r" % (args, r.stderr))
+
+
 class UnixDatagram(Case):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="sockit-udp-")

@@ -227,7 +227,7 @@ TEST(parse_every_framing)
     T_EQ_INT(sk_framing_parse(&f, "len16", 0, NULL), 0);
     T_EQ_INT(f.kind, SK_FRAME_LEN16);
     T_EQ_INT(f.max, 65535); /* the default 1 MiB lowered */
-    T_EQ_INT(sk_framing_parse(&f, "len16", SK_FRAME_MAX_LIMIT, NULL), 0);
+    T_EQ_INT(sk_framing_parse(&f, "len16", 65535, NULL), 0);
     T_EQ_INT(f.max, 65535);
     T_EQ_INT(sk_framing_parse(&f, "len16", 1000, NULL), 0);
     T_EQ_INT(f.max, 1000); /* a smaller max is kept */
@@ -294,7 +294,7 @@ TEST(parse_error_messages)
     T_EQ_INT(sk_framing_parse(&f, "fixed:0", 0, err), SK_EBADARG);
     T_EQ_STR(err, "fixed:0: N must be 1 to 1048576");
     T_EQ_INT(sk_framing_parse(&f, "fixed:-3", 100, err), SK_EBADARG);
-    T_EQ_STR(err, "fixed:-3: N must be 1 to 100");
+    T_EQ_STR(err, "fixed:-3: N is not a number (expected fixed:N, N 1 to 100)");
     T_EQ_INT(sk_framing_parse(&f, "fixed:101", 100, err), SK_EBADARG);
     T_EQ_STR(err, "fixed:101: N must be 1 to 100, the maximum frame size");
     T_EQ_INT(sk_framing_parse(&f, "fixed:99999999999999999999999", 100, err), SK_EBADARG);
@@ -305,6 +305,17 @@ TEST(parse_error_messages)
     T_EQ_STR(err, "max frame 1073741825 out of range 1-1073741824");
     T_EQ_INT(sk_framing_parse(&f, "len16", (size_t)-1, err), SK_EBADARG);
     T_ASSERT(strncmp(err, "max frame ", 10) == 0);
+    /* An explicit maximum len16 cannot carry is refused, not lowered. */
+    T_EQ_INT(sk_framing_parse(&f, "len16", 70000, err), SK_EBADARG);
+    T_EQ_STR(err, "len16: max frame 70000 is over 65535, the most a 2-byte length can say "
+                  "(use len32)");
+    T_EQ_INT(sk_framing_parse(&f, "len16", 65536, err), SK_EBADARG);
+    T_EQ_INT(sk_framing_parse(&f, "len16", SK_FRAME_MAX_LIMIT, err), SK_EBADARG);
+    /* Not a number is said so, rather than a range that the text did not miss. */
+    T_EQ_INT(sk_framing_parse(&f, "fixed:abc", 0, err), SK_EBADARG);
+    T_EQ_STR(err, "fixed:abc: N is not a number (expected fixed:N, N 1 to 1048576)");
+    T_EQ_INT(sk_framing_parse(&f, "fixed:", 100, err), SK_EBADARG);
+    T_EQ_STR(err, "fixed:: N is not a number (expected fixed:N, N 1 to 100)");
     /* Control bytes are not echoed; long text is cut. */
     T_EQ_INT(sk_framing_parse(&f, "a\x1b[2Jb", 0, err), SK_EBADARG);
     T_EQ_STR(err,

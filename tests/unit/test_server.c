@@ -589,3 +589,100 @@ TEST(log_names_the_client)
     for (int i = 0; i < lc.n; i++)
         T_ASSERT(strchr(lc.lines[i], '\n') == NULL); /* lines come without a newline */
 }
+
+/* ---- the tap (serve --hex-dump) ---- */
+
+struct tap_capture {
+    pthread_mutex_t mu;
+    unsigned long long next[2]; /* the next offset expected, received / sent */
+    int gaps;                   /* chunks that did not follow on */
+    unsigned char sent_last;    /* the last byte sent, for a content check */
+};
+
+static void tap_chunk(void *ctx, const sk_addr_t *peer, int sent, unsigned long long offset,
+                      const void *data, size_t len)
+{
+    struct tap_capture *tc = ctx;
+    (void)peer;
+    pthread_mutex_lock(&tc->mu);
+    if (offset != tc->next[sent])
+        tc->gaps++;
+    tc->next[sent] = offset + len;
+    if (sent)
+        tc->sent_last = ((const unsigned char *)data)[len - 1];
+    pthread_mutex_unlock(&tc->mu);
+}
+
+/* Every byte each way reaches the tap exactly once, at consecutive stream offsets. */
+static void tap_sees_every_byte(sk_model_t model)
+{
+    struct tap_capture tc = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    sk_server_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.service = &sk_service_echo;
+    o.model = model;
+    o.tap = tap_chunk;
+    o.tap_ctx = &tc;
+    struct running r;
+    start_server_opts(&r, &o);
+    int c = connect_to(&r, 5.0);
+    for (uint64_t off = 0; off < 100000; off += CHUNK)
+        echo_round(c, CHUNK, 42, off, 0);
+    T_OK(sk_shutdown(c, SHUT_WR));
+    char extra;
+    T_EQ_INT(sk_recv(c, &extra, 1), 0);
+    sk_close(c);
+    stop_server(&r);
+    size_t total = ((100000 + CHUNK - 1) / CHUNK) * CHUNK;
+    T_EQ_INT(tc.next[0], total);
+    T_EQ_INT(tc.next[1], total);
+    T_EQ_INT(tc.gaps, 0);
+    unsigned char want[CHUNK];
+    t_pattern(want, CHUNK, 42, total - CHUNK);
+    T_EQ_INT(tc.sent_last, want[CHUNK - 1]);
+}
+
+TEST(tap_loop) { tap_sees_every_byte(SK_MODEL_LOOP); }
+TEST(tap_thread) { tap_sees_every_byte(SK_MODEL_THREAD); }
+TEST(tap_iterative) { tap_sees_every_byte(SK_MODEL_ITERATIVE); }
+
+TEST(quiet_log_gets_only_the_stopping_line)
+{
+    struct log_capture lc = {.mu = PTHREAD_MUTEX_INITIALIZER, .n = 0};
+    sk_server_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.service = &sk_service_echo;
+    o.model = SK_MODEL_LOOP;
+    o.log = log_line;
+    o.log_ctx = &lc;
+    o.log_quiet = 1;
+    struct running r;
+    start_server_opts(&r, &o);
+    int c = connect_to(&r, 5.0);
+    echo_round(c, 5, 9, 0, 0);
+    sk_close(c);
+    stop_server(&r);
+    T_EQ_INT(lc.n, 1);
+    T_ASSERT(strncmp(lc.lines[0], "Stopping: listeners closed; ", 28) == 0);
+}
+
+TEST(remove_files_while_running)
+{
+    char dir[] = "/tmp/sk-test-server-XXXXXX", addr[128], path[96];
+    T_ASSERT(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/s.sock", dir);
+    snprintf(addr, sizeof addr, "unix:%s", path);
+    sk_server_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.service = &sk_service_echo;
+    o.model = SK_MODEL_LOOP;
+    sk_server_t *srv;
+    T_OK(sk_server_new(&srv, &o));
+    char err[SK_ERRLEN] = "";
+    T_EQ_INT(sk_server_listen(srv, addr, err), 1);
+    T_EQ_INT(access(path, F_OK), 0);
+    sk_server_remove_files(srv); /* what serve does before a second signal's _exit */
+    T_EQ_INT(access(path, F_OK), -1);
+    sk_server_free(srv);
+    T_EQ_INT(rmdir(dir), 0);
+}

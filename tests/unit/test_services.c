@@ -650,28 +650,148 @@ TEST(chat_room)
     sk_service_chat.shared_free(conf.shared);
 }
 
-TEST(chat_drops_a_member_that_stops_reading)
+/* The talker's 101-byte lines as a reader receives them, "[127.0.0.1:2222] " + 100 x. */
+static void chat_lines(char *buf, int n)
+{
+    char *p = buf;
+    for (int i = 0; i < n; i++) {
+        p += sprintf(p, "[127.0.0.1:2222] ");
+        memset(p, 'x', 100);
+        p += 100;
+        *p++ = '\n';
+    }
+    *p = '\0';
+}
+
+/* Deliver what the talker's pause kept, letting `reader` read each time the room is full,
+ * until the talker's input is all through or it stays paused. Returns the rounds. */
+static int chat_flow(struct chat_member *talker, struct chat_member *reader)
+{
+    int rounds = 0;
+    for (; rounds < 100; rounds++) {
+        if (reader->notified)
+            chat_deliver(reader);
+        if (sk_session_paused_until(talker->s))
+            break; /* the room still waits for someone else */
+        T_EQ_INT(sk_session_feed(talker->s, NULL, 0), 0);
+        if (!sk_session_paused_until(talker->s) && !sk_session_partial_since(talker->s))
+            break; /* everything delivered */
+    }
+    if (reader->notified)
+        chat_deliver(reader);
+    return rounds;
+}
+
+TEST(chat_pauses_a_fast_sender_while_a_reader_drains)
+{
+    /* max_output 1000: the room takes a member's queue to 250 bytes (a quarter), then
+     * pauses the sender until that queue has drained to 125. */
+    sk_service_conf_t conf = {.max_output = 1000};
+    conf.shared = sk_service_chat.shared_new(&conf);
+    struct chat_member reader = {0}, talker = {0};
+    chat_join(&reader, &conf, 1111);
+    chat_join(&talker, &conf, 2222);
+    chat_deliver(&reader); /* the talker's join notice */
+    reader.out.len = 0;
+    char line[101], many[20 * 101], want[20 * 118 + 1];
+    memset(line, 'x', 100);
+    line[100] = '\n';
+    for (int i = 0; i < 20; i++)
+        memcpy(many + 101 * i, line, sizeof line);
+    T_EQ_INT(sk_session_feed(talker.s, many, sizeof many), 0); /* 2 KB in one read */
+    /* Three lines (357 bytes) pass 250: the rest waits in the talker's session. */
+    T_GT_INT(sk_session_paused_until(talker.s), 0);
+    T_EQ_INT(reader.out.len, 0);
+    chat_deliver(&reader);
+    T_EQ_INT(reader.out.len, 3 * 118);
+    T_EQ_INT(sk_session_paused_until(talker.s), 0); /* resumed: the reader drained */
+    T_GT_INT(talker.notified, 0);                    /* and its model was told */
+    T_GT_INT(chat_flow(&talker, &reader), 3);
+    chat_lines(want, 20);
+    T_EQ_STR_LEN(reader.out, want); /* every line, in order, nobody dropped */
+    T_EQ_INT(talker.out.len, 0);
+    sk_service_chat.on_close(talker.s);
+    sk_session_free(talker.s);
+    sk_service_chat.on_close(reader.s);
+    sk_session_free(reader.s);
+    capture_free(&reader.out);
+    capture_free(&talker.out);
+    sk_service_chat.shared_free(conf.shared);
+}
+
+TEST_TIMEOUT(chat_drops_a_member_that_stops_reading, 20)
 {
     sk_service_conf_t conf = {.max_output = 1000};
     conf.shared = sk_service_chat.shared_new(&conf);
-    struct chat_member slow = {0}, talker = {0};
+    struct chat_member slow = {0}, reader = {0}, talker = {0};
     chat_join(&slow, &conf, 1111);
+    chat_join(&reader, &conf, 3333);
     chat_join(&talker, &conf, 2222);
-    char line[101];
-    memset(line, 'x', 100);
-    line[100] = '\n';
-    for (int i = 0; i < 20; i++) /* 2 KB for a 1000-byte queue; slow never delivers */
-        T_EQ_INT(sk_session_feed(talker.s, line, sizeof line), 0);
-    T_EQ_INT(sk_service_chat.on_notify(slow.s), SK_ETOOBIG); /* its session ends */
+    chat_deliver(&reader); /* the talker's join notice */
+    reader.out.len = 0;
+    char many[20 * 101], want[20 * 118 + 64];
+    for (int i = 0; i < 20; i++) {
+        memset(many + 101 * i, 'x', 100);
+        many[101 * i + 100] = '\n';
+    }
+    T_EQ_INT(sk_session_feed(talker.s, many, sizeof many), 0);
+    /* slow never reads, but it is not yet known not to: the room waits for it, however
+     * well the reader keeps up. */
+    chat_flow(&talker, &reader);
+    int64_t until = sk_session_paused_until(talker.s);
+    T_GT_INT(until, 0);
+    T_EQ_INT(reader.out.len, 2 * 118); /* slow's queue: two join notices, two lines */
+    double t0 = t_now();
+    /* 5 s without its queue moving: slow is not reading. (Time is the condition here.) */
+    while (sk_session_paused_until(talker.s) && t_now() - t0 < 8) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    T_EQ_INT(sk_session_paused_until(talker.s), 0);
+    T_GT_INT(t_now() - t0, 3.0);
+    chat_flow(&talker, &reader); /* the room goes on without waiting for slow */
+    T_EQ_INT(sk_session_paused_until(talker.s), 0);
+    T_EQ_INT(sk_service_chat.on_notify(slow.s), SK_ETOOBIG); /* its queue passed 1000 */
     sk_service_chat.on_close(slow.s);
     sk_session_free(slow.s);
-    /* The room goes on: the talker hears that slow left. */
+    chat_flow(&talker, &reader);
+    chat_lines(want, 20);
+    strcat(want, "* [127.0.0.1:1111] left (2 online)\n");
+    T_EQ_STR_LEN(reader.out, want); /* the reader lost nothing */
     T_GT_INT(talker.notified, 0);
     chat_deliver(&talker);
-    T_EQ_STR_LEN(talker.out, "* [127.0.0.1:1111] left (1 online)\n");
+    T_EQ_STR_LEN(talker.out, "* [127.0.0.1:1111] left (2 online)\n");
     sk_service_chat.on_close(talker.s);
     sk_session_free(talker.s);
+    sk_service_chat.on_close(reader.s);
+    sk_session_free(reader.s);
     capture_free(&slow.out);
+    capture_free(&reader.out);
     capture_free(&talker.out);
+    sk_service_chat.shared_free(conf.shared);
+}
+
+TEST(chat_escapes_control_bytes_in_lines)
+{
+    sk_service_conf_t conf = {0};
+    conf.shared = sk_service_chat.shared_new(&conf);
+    struct chat_member a = {0}, b = {0};
+    chat_join(&a, &conf, 1111);
+    chat_join(&b, &conf, 2222);
+    chat_deliver(&a);
+    a.out.len = 0;
+    /* A CR mid-line would return the cursor and print over the sender's tag; ESC [2J
+     * would clear the screen; C1 CSI (0xc2 0x9b) too. UTF-8 text passes as written. */
+    static const char sent[] = "fake\r[127.0.0.1:9] hi\x1b[2J \xc2\x9b h\xc3\xa9 \x00!\r\n";
+    T_EQ_INT(sk_session_feed(b.s, sent, sizeof sent - 1), 0);
+    chat_deliver(&a);
+    T_EQ_STR_LEN(a.out, "[127.0.0.1:2222] fake\\r[127.0.0.1:9] hi\\x1b[2J \\xc2\\x9b "
+                        "h\xc3\xa9 \\x00!\n");
+    sk_service_chat.on_close(a.s);
+    sk_session_free(a.s);
+    sk_service_chat.on_close(b.s);
+    sk_session_free(b.s);
+    capture_free(&a.out);
+    capture_free(&b.out);
     sk_service_chat.shared_free(conf.shared);
 }
