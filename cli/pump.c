@@ -23,6 +23,8 @@
  *   - -i SEC: no byte either way on the socket for SEC ends it, exit 1 (ncat -i, socat -T).
  *     Without it there is no idle limit.
  *   - a closed stdout (EPIPE) ends quietly with 1, as a program killed by SIGPIPE would.
+ *   - a sockit server's refusal (SK_BUSY_LINE as the first thing received) is exit 1,
+ *     said on stderr, not data on stdout.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -199,6 +201,9 @@ static ssize_t recv_some(struct pump *m)
         return -errno;
     if (n > 0) {
         cli_hexdump(0, m->o->peer, m->received, tail, (size_t)n);
+        if (m->received == 0 && (size_t)n == sizeof SK_BUSY_LINE - 1 &&
+            memcmp(tail, SK_BUSY_LINE, (size_t)n) == 0)
+            return -EBUSY; /* a sockit server's --max-conns refusal, not data */
         m->received += (unsigned long long)n;
         sk_buf_commit(b, (size_t)n);
     }
@@ -365,6 +370,11 @@ static int run(struct pump *m)
         }
         if ((p[1].revents & (POLLIN | POLLERR | POLLHUP)) && sock_rd_open) {
             ssize_t n = recv_some(m);
+            if (n == -EBUSY) {
+                cli_error("connect %s: refused: the server is busy (too many connections, "
+                          "its --max-conns); try again later", o->peer);
+                return 1;
+            }
             if (n < 0 && n != -EAGAIN) {
                 cli_error("recv %s: %s", o->peer, strerror((int)-n));
                 return 1;

@@ -139,7 +139,7 @@ static void resolve_defaults(sk_server_opts_t *o)
     else if (o->frame_timeout < 0)
         o->frame_timeout = 0;
     if (o->max_buffered == 0) o->max_buffered = SK_MAX_BUFFERED_DEFAULT;
-    if (o->reply_rate == 0) o->reply_rate = SK_REPLY_RATE_DEFAULT;
+    if (o->reply_rate == 0) o->reply_rate = SK_REPLY_RATE_DEFAULT; /* loopback exempt */
     if (o->reply_burst <= 0)
         o->reply_burst = o->reply_rate > SK_REPLY_BURST_DEFAULT ? o->reply_rate
                                                                 : SK_REPLY_BURST_DEFAULT;
@@ -167,6 +167,7 @@ int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts)
     s->o.socktype = dgram ? SOCK_DGRAM : SOCK_STREAM;
     if (!s->o.conf.max_output)
         s->o.conf.max_output = s->o.max_output ? s->o.max_output : SK_MAX_OUTPUT_DEFAULT;
+    s->rate_loopback = opts->reply_rate != 0; /* the default spares loopback sources */
     resolve_defaults(&s->o);
     if (opts->service->shared_new && !(s->o.conf.shared = opts->service->shared_new(&s->o.conf))) {
         free(s);
@@ -943,17 +944,20 @@ static const char *no_reply_reason(const sk_server_t *s, const sk_addr_t *from,
 }
 
 /*
- * Reply limits: a token bucket per source (IP address and port) of one datagram socket,
- * in a table of RATE_SLOTS. A source is looked for in RATE_PROBE slots from its hash; a
- * new source takes a free slot there or the one idle longest. Only the socket's serving
- * thread touches its table (run() for the blocking models, one worker for the loop).
+ * Reply limits: a token bucket per source address (any port: a reflection's victim is an
+ * address, and a loop's other end one address too) of one datagram socket, in a table of
+ * RATE_SLOTS. A source is looked for in RATE_PROBE slots from its hash; a new source takes
+ * a free slot there or the one idle longest. Loopback sources are exempt unless the rate
+ * was set explicitly: the kernel drops a 127/8 or ::1 source arriving from a network, so
+ * only this host's root could spoof one, and a local benchmark should not be throttled.
+ * Only the socket's serving thread touches its table (run() for the blocking models, one
+ * worker for the loop).
  */
 #define RATE_SLOTS 256
 #define RATE_PROBE 8
 
 struct rate_slot {
     unsigned char addr[16];
-    uint16_t port;
     uint8_t family; /* 0: free */
     double tokens;
     int64_t last; /* monotonic ns of the last refill */
@@ -969,17 +973,18 @@ static int reply_allowed(sk_server_t *s, struct sk__rate_table *t, const sk_addr
     unsigned char a[16];
     int f = ip_bytes(from, a);
     if (!t || f == 0 || s->o.reply_rate < 0) return 1;
-    uint16_t port = (uint16_t)sk_addr_port(from);
     size_t alen = f == AF_INET ? 4 : 16;
-    uint32_t h = 2166136261u; /* FNV-1a of the address and port */
+    static const unsigned char v6_loopback[16] = {[15] = 1};
+    if (!s->rate_loopback && (f == AF_INET ? a[0] == 127 : memcmp(a, v6_loopback, 16) == 0))
+        return 1;
+    uint32_t h = 2166136261u; /* FNV-1a of the address */
     for (size_t i = 0; i < alen; i++)
         h = (h ^ a[i]) * 16777619u;
-    h = ((h ^ (port >> 8)) * 16777619u ^ (port & 0xff)) * 16777619u;
     int64_t now = sk__now_ns();
     struct rate_slot *use = NULL, *victim = NULL; /* a free slot, else the idlest */
     for (size_t i = 0; i < RATE_PROBE && !use; i++) {
         struct rate_slot *r = &t->slot[(h + i) % RATE_SLOTS];
-        if (r->family == f && r->port == port && memcmp(r->addr, a, alen) == 0)
+        if (r->family == f && memcmp(r->addr, a, alen) == 0)
             use = r;
         else if (!victim || (victim->family && (r->family == 0 || r->last < victim->last)))
             victim = r;
@@ -988,7 +993,6 @@ static int reply_allowed(sk_server_t *s, struct sk__rate_table *t, const sk_addr
         use = victim;
         memset(use, 0, sizeof *use);
         memcpy(use->addr, a, alen);
-        use->port = port;
         use->family = (uint8_t)f;
         use->tokens = s->o.reply_burst;
         use->last = now;

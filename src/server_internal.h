@@ -33,6 +33,7 @@ struct sk_server {
     int lfd[SK__MAX_LISTENERS];
     sk_addr_t laddr[SK__MAX_LISTENERS];          /* each listener's bound address */
     struct sk__rate_table *rates[SK__MAX_LISTENERS]; /* datagram listeners: reply limits */
+    int rate_loopback; /* the reply limit applies to loopback sources too (set explicitly) */
     size_t nl;
     struct unix_file { /* Unix socket files this server created, removed by free() */
         char path[SK_UNIXPATHMAX + 1];

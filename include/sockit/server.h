@@ -34,11 +34,14 @@
  * servers (a spoofed source address makes two UDP services answer each other, each reply
  * a new request): like inetd, no reply goes to a source port below 1024 (the classic
  * services' ports); none goes to one of the server's own listening addresses (the loop
- * with itself); and replies to any one source (address and port) are rate-limited per
+ * with itself); and replies to any one source address (any port) are rate-limited per
  * listening socket with a token bucket (reply_rate, reply_burst: 1000 a second, bursts of
  * 2000, by default), so a loop with another server ends as soon as the bucket runs dry:
- * the first reply dropped breaks the chain. The bucket table is bounded (256 sources per
- * socket; a new source takes the place of the one idle longest). Nor does a reply go to
+ * the first reply dropped breaks the chain. With the default rate, loopback sources are
+ * exempt (the kernel drops a 127/8 or ::1 source arriving from a network, so only this
+ * host's root can spoof one); a rate set explicitly applies to them too. The bucket
+ * table is bounded (256 sources per socket; a new source takes the place of the one idle
+ * longest). Nor does a reply go to
  * an unnamed Unix socket, which cannot receive one.
  *
  * Bounds without options: max_conns defaults per model (SK_MAX_CONNS_LOOP, _THREAD,
@@ -146,8 +149,9 @@ typedef struct sk_server_opts {
     int ttl;                     /* datagram servers: the replies' hop limit, unicast and
                                     multicast (IP_TTL and IP_MULTICAST_TTL, or the IPv6
                                     hop limits); 0: the system's */
-    double reply_rate;           /* datagram replies to one source per second (0:
-                                    SK_REPLY_RATE_DEFAULT; < 0: no limit) */
+    double reply_rate;           /* datagram replies to one source address per second (0:
+                                    SK_REPLY_RATE_DEFAULT, loopback sources exempt; < 0:
+                                    no limit) */
     double reply_burst;          /* ... and the burst (0: SK_REPLY_BURST_DEFAULT, or the
                                     rate when it is above that) */
     sk_tap_fn *tap;              /* every chunk each way (NULL: none) */

@@ -412,6 +412,21 @@ class Messages(Case):
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn(b"invalid port '0'", r.stderr)
 
+    def test_refused_clients_exit_1(self):
+        """a client turned away by serve --max-conns (the busy line, then a clean EOF) or
+        by --deny (a reset) exits 1, the busy line said on stderr, not written to stdout"""
+        with serve("echo", "--max-conns", "1") as srv:
+            with sktest.connect(srv.port) as holder:
+                srv.wait_log(r"^Connection received on ")
+                for stdin in (b"", b"hello\n"):
+                    with self.subTest(stdin=stdin):
+                        r = run([SOCKIT, "connect", "127.0.0.1", str(srv.port)], input=stdin)
+                        self.assertEqual((r.returncode, r.stdout), (1, b""), r.stderr)
+                        self.assertIn(b"refused: the server is busy", r.stderr)
+        with serve("echo", "--deny", "127.0.0.1") as srv:
+            r = run([SOCKIT, "connect", "127.0.0.1", str(srv.port)], input=b"hello\n")
+            self.assertEqual((r.returncode, r.stdout), (1, b""), r.stderr)
+
     def test_nc_options_name_the_sockit_way(self):
         for cmd, opt, hint in (("connect", "-l", b"sockit listen"),
                                ("connect", "-z", b"sockit probe"),

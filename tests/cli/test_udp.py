@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import socket
+import sys
 import struct
 import subprocess
 import tempfile
@@ -353,23 +354,44 @@ class SpoofedLoops(Case):
                                   "(7 bytes)" in ln]), 1)
             self.assertEqual(srv.stop(), 0)
 
+    def loop_ends(self, a, b, start, src):
+        """start() sends one datagram to B spoofed 'from' A, which starts the loop. The
+        loop has begun once A has answered B; it must then end: both totals settle under
+        10000, and a reply dropped by the rate limit says so in a log."""
+        with sktest.LogPump(a), sktest.LogPump(b):
+            start()
+            sktest.wait_until(lambda: any("Datagram from %s:%d" % (src, b.port) in ln
+                                          for ln in a.log_lines), 5)
+        na, nb = settled_count(self, a), settled_count(self, b)
+        self.assertGreater(na, 0, "the loop never started: A answered nothing")
+        self.assertLess(na, 10000, "echo answered %d datagrams" % na)
+        self.assertLess(nb, 10000, "chargen answered %d datagrams" % nb)
+        guard = [ln for ln in a.log_lines + b.log_lines if "replies a second" in ln]
+        self.assertTrue(guard, "no reply was dropped by the rate limit")
+
     def each_two_servers_loop_ends(self, model):
-        """echo A and chargen B on loopback, one datagram to B spoofed 'from' A: the two
-        answer each other until A's or B's per-source bucket (1000 a second, bursts of
-        2000) runs dry, and the first reply dropped ends the loop: both totals settle,
-        under 10000 datagrams each; then a normal client is answered by both"""
-        with udp_serve("echo", model=model) as a, udp_serve("chargen", model=model) as b:
-            with sktest.LogPump(a), sktest.LogPump(b):
-                spoof_udp("127.0.0.1", a.port, "127.0.0.1", b.port, b"start")
-                # The loop has begun once A has answered B at least once.
-                sktest.wait_until(lambda: any("Datagram from 127.0.0.1:%d" % b.port in ln
-                                              for ln in a.log_lines), 5)
-            na, nb = settled_count(self, a), settled_count(self, b)
-            self.assertGreater(na, 0, "the loop never started: A answered nothing")
-            self.assertLess(na, 10000, "echo answered %d datagrams" % na)
-            self.assertLess(nb, 10000, "chargen answered %d datagrams" % nb)
-            guard = [ln for ln in a.log_lines + b.log_lines if "replies a second" in ln]
-            self.assertTrue(guard, "no reply was dropped by the rate limit")
+        """echo A and chargen B on a network address (10.88.0.1, on the loopback device of
+        a network namespace of the test's own), default options: a datagram spoofed from A
+        to B makes them answer each other until a per-source bucket (1000 a second, bursts
+        of 2000) runs dry, and the first reply dropped ends the loop"""
+        ns = NetnsLo(self, "10.88.0.1")
+        argv = lambda svc: ns.run + [SOCKIT, "serve", svc, "--udp", "-v", "-l", "10.88.0.1:0",
+                                     "--model", model]
+        with sktest.Server(argv("echo")) as a, sktest.Server(argv("chargen")) as b:
+            self.loop_ends(a, b, lambda: ns.python(SPOOF_SCRIPT % ("10.88.0.1", a.port,
+                                                                   "10.88.0.1", b.port)),
+                           "10.88.0.1")
+            self.assertEqual(a.stop(), 0)
+            self.assertEqual(b.stop(), 0)
+
+    def each_loopback_loop_ends_when_limited(self, model):
+        """on loopback the limit applies once set explicitly (by default a loopback
+        source is exempt: only this host's root can spoof one): --reply-rate 1000 on both,
+        a spoofed datagram from A to B, the loop ends; then a normal client is answered"""
+        with udp_serve("echo", "--reply-rate", "1000", model=model) as a, \
+                udp_serve("chargen", "--reply-rate", "1000", model=model) as b:
+            self.loop_ends(a, b, lambda: spoof_udp("127.0.0.1", a.port, "127.0.0.1", b.port,
+                                                   b"start"), "127.0.0.1")
             with udp_client() as c:
                 self.assertEqual(ask(c, (a.host, a.port), b"fresh"), b"fresh")
                 c.sendto(b"x", (b.host, b.port))
@@ -378,15 +400,61 @@ class SpoofedLoops(Case):
             self.assertEqual(b.stop(), 0)
 
 
+SPOOF_SCRIPT = """
+import socket, struct
+src, sport, dst, dport = %r, %d, %r, %d
+payload = b"start"
+with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as r:
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, socket.IPPROTO_UDP,
+                     0, socket.inet_aton(src), socket.inet_aton(dst))
+    r.sendto(ip + udp, (dst, 0))
+"""
+
+
+class NetnsLo:
+    """A network namespace of the test's own whose loopback device also has `addr`/24, so
+    that servers there have a network (not loopback) address; removed at the end."""
+
+    def __init__(self, case, addr):
+        if not shutil.which("ip"):
+            case.skipTest("needs ip (iproute2)")
+        self.name = "sku-%d-%d" % (os.getpid(), id(case) % 100000)
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+        subprocess.run(["ip", "netns", "add", self.name], check=True, capture_output=True)
+        case.addCleanup(subprocess.run, ["ip", "netns", "del", self.name], capture_output=True)
+        self.run = ["ip", "netns", "exec", self.name]
+        for cmd in (["ip", "link", "set", "lo", "up"],
+                    ["ip", "addr", "add", addr + "/24", "dev", "lo"]):
+            subprocess.run(self.run + cmd, check=True, capture_output=True)
+
+    def python(self, script):
+        subprocess.run(self.run + [sys.executable, "-c", script], check=True, timeout=10)
+
+
 class ReplyRate(Case):
+    def test_loopback_source_exempt_by_default(self):
+        """without --reply-rate a loopback source is not limited: 4000 datagrams (twice
+        the default burst) from one socket, answered one by one, all get their reply"""
+        with udp_serve("echo") as srv:
+            with udp_client() as c:
+                for i in range(4000):
+                    self.assertEqual(ask(c, (srv.host, srv.port), b"%d" % i), b"%d" % i)
+            self.assertEqual(srv.stop(), 0)
+            self.assertFalse([ln for ln in srv.log_lines if "replies a second" in ln])
+
     def test_reply_rate_per_source(self):
-        """--reply-rate 50,10: a source sending 40 datagrams at once gets about the burst
-        (10) answered, the rest dropped and logged; another source still gets its reply;
-        after 0.2 s (10 more tokens) the first source is answered again"""
+        """--reply-rate 50,10: a source address sending 40 datagrams at once gets about
+        the burst (10) answered, the rest dropped and logged; another socket of the same
+        address is limited with it (a reflection's victim is an address, whatever the
+        port); another address (127.0.0.2) still gets its reply; after 0.2 s (10 more
+        tokens) the first source is answered again"""
         with udp_serve("echo", "--reply-rate", "50,10") as srv:
-            with udp_client() as c, udp_client() as d:
+            with udp_client() as c, udp_client(bind=("127.0.0.2", 0)) as d, \
+                    udp_client() as e:
                 for i in range(40):
                     c.sendto(b"%d" % i, (srv.host, srv.port))
+                e.sendto(b"same", (srv.host, srv.port))  # the same address, empty bucket
                 got = []
                 c.settimeout(0.3)
                 try:
@@ -396,6 +464,7 @@ class ReplyRate(Case):
                     pass
                 self.assertGreaterEqual(len(got), 10)
                 self.assertLess(len(got), 20, "replies: %r" % got)
+                assert_no_reply(self, e, wait=0.01)  # sent with the burst: any reply is in
                 self.assertEqual(ask(d, (srv.host, srv.port), b"other"), b"other")
                 time.sleep(0.2)
                 c.settimeout(sktest.DEFAULT_TIMEOUT)
