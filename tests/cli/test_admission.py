@@ -645,7 +645,7 @@ def keepalive_timer(server_port, client_port):
     return m.groups() if m else None
 
 
-@unittest.skipUnless(shutil.which("ss"), "ss (iproute2) not installed: keepalive not checked")
+@sktest.needs("ss")
 @each_model
 class KeepaliveTests(Case):
     def each_keepalive_values(self, model):

@@ -237,7 +237,7 @@ class StopLineTests(Case):
                 p.wait(5)
             p.stderr.close()
 
-    @unittest.skipUnless(shutil.which("timeout"), "GNU timeout not installed")
+    @sktest.needs("timeout")
     def test_gnu_timeout_drains(self):
         """`timeout --preserve-status 1 sockit serve ...` with a client connected: GNU
         timeout's SIGTERM to the process and then to its group is one stop: the client

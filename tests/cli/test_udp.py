@@ -291,14 +291,6 @@ def spoof_udp(src, sport, dst, dport, payload):
         r.sendto(ip + udp, (dst, 0))
 
 
-def can_spoof():
-    try:
-        socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW).close()
-        return True
-    except OSError:
-        return False
-
-
 STATS_RE = r"^Stats: .*, (\d+) bytes in, (\d+) bytes out, (\d+) datagrams$"
 
 
@@ -332,7 +324,7 @@ def settled_count(case, srv, within=10.0):
     case.fail("the datagram count was still moving after %.0f s: %d" % (within, last))
 
 
-@unittest.skipUnless(can_spoof(), "needs a raw socket (root) to send a spoofed datagram")
+@sktest.needs("root", "ip")  # a raw socket to spoof a datagram; a namespace of our own
 @each_model
 class SpoofedLoops(Case):
     """A datagram whose source is a UDP server's address starts two services answering
@@ -417,8 +409,6 @@ class NetnsLo:
     that servers there have a network (not loopback) address; removed at the end."""
 
     def __init__(self, case, addr):
-        if not shutil.which("ip"):
-            case.skipTest("needs ip (iproute2)")
         self.name = "sku-%d-%d" % (os.getpid(), id(case) % 100000)
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
         subprocess.run(["ip", "netns", "add", self.name], check=True, capture_output=True)

@@ -253,7 +253,7 @@ _NEEDS = "_sktest_needs"
 
 def needs(*tools):
     """Decorator for a test method or class that needs tools (sktools.TOOLS: "nc",
-    "ncat", "socat", "root", "ip", "prlimit", "make"), e.g. @sktest.needs("socat").
+    "ncat", "socat", "root", "ip", "ss", "timeout", "prlimit", "make"), e.g. @sktest.needs("socat").
 
     Under ctest each marked case (or class) is an entry of its own, named after it
     (cli.test_udp.Nc.test_nc_udp_client), which exits 77 when a tool is missing, so

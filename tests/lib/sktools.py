@@ -29,6 +29,8 @@ TOOLS = {
     "socat": ("socat", "apt-get install socat"),
     "root": ("root privileges", "run the suite as root"),
     "ip": ("the ip command", "apt-get install iproute2"),
+    "ss": ("the ss command", "apt-get install iproute2"),
+    "timeout": ("GNU timeout", "apt-get install coreutils"),
     "prlimit": ("prlimit", "apt-get install util-linux"),
     "make": ("make", "apt-get install make"),
 }
