@@ -7,6 +7,7 @@
 #ifndef SOCKIT_CLI_H
 #define SOCKIT_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "sockit/addr.h"
@@ -84,6 +85,9 @@ struct pump_opts {
     const sk_framing_t *framing; /* NULL or raw: bytes; else each stdin line is a frame and
                                     each frame received is printed on its own line */
     const char *peer;            /* the peer's address, for messages and the hex dump */
+    volatile sig_atomic_t *busy; /* NULL, or set to 1 while a stop would lose bytes (the
+                                    peer's side is open or a queue holds some), else 0:
+                                    for a signal handler to read */
 };
 
 /*
@@ -107,6 +111,7 @@ struct udp_opts {
     double linger;         /* connect: after stdin EOF, exit once this long passes without
                               a datagram */
     double quit_after;     /* listen: exit this long after stdin EOF (< 0: never) */
+    double wait;           /* listen: exit 1 when no datagram comes this soon (<= 0: never) */
     double idle_timeout;   /* exit 1 after this long without a datagram either way (<= 0:
                               never) */
 };

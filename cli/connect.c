@@ -214,6 +214,9 @@ int cmd_connect(int argc, char **argv)
                                     "one message");
     if (!o.udp && linger_set)
         return cli_usage("connect", "--linger applies only to --udp");
+    if (o.udp && o.wait >= 0)
+        return cli_usage("connect", "-w bounds connecting, and --udp does not connect: "
+                                    "--linger bounds the wait for replies, -i the quiet");
     if (!o.udp && (broadcast || ttl >= 0))
         return cli_usage("connect", "--broadcast and --ttl apply only to --udp");
     if (framing.kind == SK_FRAME_EOF && !o.po.half_close)

@@ -26,7 +26,8 @@
 
 /* Bytes formatted per write(): 64 lines of 16 bytes and a header. */
 #define DUMP_BYTES 1024
-#define LINE_LEN 80
+/* A dump line at its longest: a 16-digit offset, two spaces, 49 of hex, " |", 16, "|\n". */
+#define LINE_LEN 88
 
 static struct {
     int fd; /* -1: off */
@@ -110,7 +111,8 @@ void cli_hexdump(int sent, const char *peer, unsigned long long offset, const vo
     if (dump.fd < 0 || n == 0)
         return;
     const unsigned char *p = data;
-    static _Thread_local char out[SK_ESCAPE_MAX(SK_ADDRSTRLEN) + 64 +
+    /* A header: the escaped peer and at most 80 more; then the lines. */
+    static _Thread_local char out[SK_ESCAPE_MAX(SK_ADDRSTRLEN) + 80 +
                                   (DUMP_BYTES / 16) * LINE_LEN];
     char who[SK_ESCAPE_MAX(SK_ADDRSTRLEN)];
     sk_escape(who, sizeof who, peer, strlen(peer));

@@ -28,10 +28,22 @@ static void remove_unix_file(void)
     unix_path[0] = 0;
 }
 
+/* A session is in progress and holds bytes a stop would lose (the pump keeps it). */
+static volatile sig_atomic_t in_session;
+
+/* Stopped while waiting for a client, or with a session whose client has closed and whose
+ * bytes are all delivered: exit 0. Stopped in the middle of a transfer: what was on its
+ * way is lost, so exit 1 and say so (no byte is lost with status 0). */
 static void on_stop_signal(int sig)
 {
     (void)sig;
     remove_unix_file(); /* stat and unlink are async-signal-safe */
+    if (in_session) {
+        static const char msg[] = "sockit: listen: stopped in the middle of a session\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        _exit(1);
+    }
     _exit(0);
 }
 
@@ -57,8 +69,10 @@ static void listen_help(void)
            "stdout, like nc -l, with connect's EOF rules: stdin is copied until its EOF\n"
            "however long it pauses, then the write side is shut down, and the session ends\n"
            "when the client closes. Without -k the listener closes as soon as the client is\n"
-           "accepted. Stop with SIGINT or SIGTERM (exit 0); a Unix socket file is removed\n"
-           "on the way out.\n\n"
+           "accepted. Stop with SIGINT or SIGTERM: exit 0 while waiting for a client, once\n"
+           "the client has closed and every byte is delivered, and for --udp; 1 in the\n"
+           "middle of a transfer, which it cuts short. A Unix socket file is removed on the\n"
+           "way out.\n\n"
            "With --udp the first datagram's sender is the peer (nc -u -l): datagrams are\n"
            "printed as they come, each stdin line goes back to the peer as one datagram\n"
            "(-k: to whoever sent the latest); after stdin EOF it runs until stopped or -q.\n\n"
@@ -163,8 +177,11 @@ static int serve_streams(int *fds, int n, int keep, struct nc_opts *o)
                     (sk_escape(shown, sizeof shown, as, strlen(as)), shown));
         o->po.peer = as;
         r = sk_settimeout(fd, 0) == 0 ? cli_nc_socket(o, fd, as) : 1;
+        in_session = 1;
+        o->po.busy = &in_session;
         if (r == 0)
             r = cli_pump(fd, &o->po);
+        in_session = 0;
         sk_close(fd);
         if (keep && r != 0 && !stdout_broken())
             r = 0; /* one client's failure is that client's problem: take the next */
@@ -260,7 +277,8 @@ int cmd_listen(int argc, char **argv)
     if (o.udp) {
         struct udp_opts uo = {.peer = argv[optind], .listen = 1, .keep = keep,
                               .verbose = o.verbose, .crlf = o.po.crlf,
-                              .quit_after = o.po.quit_after, .idle_timeout = o.po.idle_timeout};
+                              .quit_after = o.po.quit_after, .idle_timeout = o.po.idle_timeout,
+                              .wait = o.wait};
         r = cli_udp_pump(fds, (size_t)n, &uo);
         for (int i = 0; i < n; i++)
             sk_close(fds[i]);

@@ -20,8 +20,9 @@
  *   - before exit 0, bytes the peer's kernel has not yet acknowledged are waited for while
  *     they make progress: a peer that closed answers them with a reset (exit 1), which
  *     would otherwise go unseen.
- *   - -i SEC: no byte either way on the socket for SEC ends it, exit 1 (ncat -i, socat -T).
- *     Without it there is no idle limit.
+ *   - -i SEC: no byte moved at all for SEC (read from stdin or the socket, written to the
+ *     socket or stdout) ends it, exit 1 (ncat -i, socat -T). Without it there is no idle
+ *     limit.
  *   - a closed stdout (EPIPE) ends quietly with 1, as a program killed by SIGPIPE would.
  *   - a sockit server's refusal (SK_BUSY_LINE as the first thing received) is exit 1,
  *     said on stderr, not data on stdout.
@@ -59,6 +60,7 @@ struct pump {
     int line_over;        /* framed: the current line passed --max-frame; skip to its end */
     unsigned long lineno; /* framed: stdin lines seen */
     unsigned long skipped; /* framed: stdin lines that could not be frames */
+    size_t eof_bytes;      /* --frame eof: the bytes of the one message so far */
     int last_cr;          /* -C: the last stdin byte was '\r' */
     unsigned long long sent;
     /* socket -> stdout */
@@ -146,15 +148,20 @@ static int put_lines(struct pump *m, const char *p, size_t n, int eof)
 static int take_stdin(struct pump *m, const char *p, size_t n)
 {
     const sk_framing_t *f = m->o->framing;
-    int r;
-    if (m->framed && f->kind != SK_FRAME_EOF) /* eof: all of stdin is the one message */
-        r = put_lines(m, p, n, n == 0);
-    else if (m->o->crlf)
-        r = put_crlf(m, p, n);
-    else
-        r = sk_buf_append(&m->up, p, n);
-    if (r < 0 && sk_buf_room(&m->up) == 0) /* the queues are sized so that this is a bug */
-        cli_error("stdin: queue full");
+    if (m->framed && f->kind != SK_FRAME_EOF)
+        return put_lines(m, p, n, n == 0) < 0;
+    if (m->framed && (m->eof_bytes += n) > f->max) { /* eof: stdin is the one message */
+        cli_error("stdin is over the %zu-byte maximum frame (--max-frame): the one message "
+                  "of --frame eof cannot be sent", f->max);
+        /* A reset, not the FIN that would end the message: the peer must not take what
+         * it got for all of it. */
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(m->sock, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        return 1;
+    }
+    int r = m->o->crlf ? put_crlf(m, p, n) : sk_buf_append(&m->up, p, n);
+    if (r < 0) /* the queues are sized so that only ENOMEM can get here */
+        cli_error("stdin: %s", sk_strerror(r));
     return r < 0;
 }
 
@@ -311,12 +318,15 @@ static int run(struct pump *m)
         }
         if (!sock_rd_open && sk_buf_len(&m->down) == 0 && !sock_wr_open)
             return confirm_delivery(m);
+        if (o->busy)
+            *o->busy = sock_rd_open || sk_buf_len(&m->up) || sk_buf_len(&m->line) ||
+                       sk_buf_len(&m->down);
 
         int64_t idle_at = idle_ms >= 0 ? active_at + idle_ms : -1;
         int64_t until = earliest(quit_at, idle_at), now = now_ms();
         if (until >= 0 && now >= until) {
-            if (quit_at >= 0 && now >= quit_at)
-                return 0; /* -q: asked for */
+            if (quit_at >= 0 && now >= quit_at) /* -q: asked for; what came is written */
+                return cli_write_stdout(sk_buf_data(&m->down), sk_buf_len(&m->down)) < 0;
             cli_error("%s: no data either way for %g s (--idle-timeout): giving up", o->peer,
                       o->idle_timeout);
             return 1;
@@ -338,18 +348,29 @@ static int run(struct pump *m)
             return 1;
         }
 
+        int fresh_up = 0, fresh_down = 0;
         if (p[0].revents) {
-            ssize_t n = p[0].revents & POLLNVAL ? 0 : read(0, buf, sizeof buf);
+            /* Bytes that go up as they are are read straight into the queue. */
+            char *tail = buf;
+            int direct = !m->framed && !o->crlf && sk_buf_reserve(&m->up, CHUNK, &tail) == 0;
+            ssize_t n = p[0].revents & POLLNVAL ? 0 : read(0, tail, CHUNK);
             if (n < 0 && errno != EINTR && errno != EAGAIN) {
                 cli_error("read stdin: %s", strerror(errno));
                 return 1;
             }
             if (n == 0)
                 stdin_open = 0;
-            if (n >= 0 && take_stdin(m, buf, (size_t)n))
+            if (direct && n > 0)
+                sk_buf_commit(&m->up, (size_t)n);
+            else if (n >= 0 && take_stdin(m, buf, (size_t)n))
                 return 1;
+            fresh_up = n > 0;
+            if (n > 0)
+                active_at = now_ms();
         }
-        if ((p[1].revents & (POLLOUT | POLLERR | POLLHUP)) && sk_buf_len(&m->up)) {
+        /* Write first: new bytes go out at once, and POLLOUT is asked for only while the
+         * kernel does not take them (one poll per chunk, not two). */
+        if (((p[1].revents & (POLLOUT | POLLERR | POLLHUP)) || fresh_up) && sk_buf_len(&m->up)) {
             ssize_t n;
             do
                 n = send(m->sock, sk_buf_data(&m->up), sk_buf_len(&m->up),
@@ -390,8 +411,9 @@ static int run(struct pump *m)
             }
             if (n >= 0 && m->framed && take_frames(m, n == 0))
                 return 1;
+            fresh_down = n > 0;
         }
-        if (p[2].revents && sk_buf_len(&m->down)) {
+        if ((p[2].revents || fresh_down) && sk_buf_len(&m->down)) {
             ssize_t n = write(1, sk_buf_data(&m->down), sk_buf_len(&m->down));
             if (n < 0 && errno == EPIPE)
                 return 1;
@@ -399,8 +421,10 @@ static int run(struct pump *m)
                 cli_error("write stdout: %s", strerror(errno));
                 return 1;
             }
-            if (n > 0)
+            if (n > 0) {
                 sk_buf_consume(&m->down, (size_t)n);
+                active_at = now_ms();
+            }
         }
     }
 }

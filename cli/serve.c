@@ -323,8 +323,9 @@ static void serve_help(void)
            "      --deny CIDR     refuse matching clients (repeatable); a refused client\n"
            "                      is reset\n"
            "      --idle-timeout SEC   close a client after SEC without a byte either way\n"
-           "      --frame-timeout SEC  with --frame: a frame once begun must be complete\n"
-           "                      within SEC (slowloris; default %g; 0: no limit)\n"
+           "      --frame-timeout SEC  with --frame (and for chat's lines): a frame once\n"
+           "                      begun must be complete within SEC (slowloris;\n"
+           "                      default %g; 0: no limit)\n"
            "      --drain-timeout SEC  on SIGTERM/SIGINT: listeners close at once, idle\n"
            "                      clients (framed, between frames) are closed, active\n"
            "                      ones get SEC to finish (default 10); a raw stream is\n"
@@ -542,8 +543,9 @@ int cmd_serve(int argc, char **argv)
         return cli_usage("serve", "--threads applies only to --model loop");
     if (o.max_output && o.model != SK_MODEL_LOOP && !(o.service->flags & SK_SERVICE_ONE_PROCESS))
         return cli_usage("serve", "--max-output applies to --model loop (and to chat)");
-    if (frame_timeout_set && !frame)
-        return cli_usage("serve", "--frame-timeout needs --frame");
+    if (frame_timeout_set && !frame && !(o.service->flags & SK_SERVICE_LINES))
+        return cli_usage("serve", "--frame-timeout needs --frame (chat reads lines: it "
+                                  "takes --frame-timeout without one)");
     if (o.socktype == SOCK_DGRAM &&
         (o.max_conns || o.idle_timeout > 0 || o.max_buffered || o.keepalive))
         return cli_usage("serve", "--max-conns, --max-buffered, --idle-timeout and "

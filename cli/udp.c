@@ -14,8 +14,8 @@
  * waiting until there is someone to send to.
  *
  * Ends: connect exits 0 once --linger seconds pass after stdin's EOF without a datagram;
- * listen runs on after stdin's EOF until a signal, or -q SEC. -i SEC without a datagram
- * either way exits 1. ICMP port unreachable on a connected socket exits 1 ("nothing
+ * listen runs on after stdin's EOF until a signal, or -q SEC; -w SEC without a first
+ * datagram exits 1. -i SEC without a datagram either way exits 1. ICMP port unreachable on a connected socket exits 1 ("nothing
  * listens on that port?").
  */
 #include <errno.h>
@@ -30,6 +30,13 @@
 #include "cli.h"
 #include "sockit.h"
 
+/* The largest datagram taken whole: IPv6's largest UDP payload is 65527; a Unix datagram
+ * may be larger, and one that does not fit is an error, never cut short silently. */
+#define UDP_IN_MAX 65536
+/* Datagrams taken from one socket per wake-up, so that a flood cannot keep stdin (or
+ * another socket) waiting. */
+#define UDP_BATCH 64
+
 struct udp {
     const int *socks;
     size_t n;
@@ -41,7 +48,7 @@ struct udp {
     char peer_str[SK_ADDRSTRLEN];
     char line[SK_DGRAM_MAX + 2]; /* stdin bytes not yet sent, and room for -C's "\r" */
     size_t len;
-    char in[SK_DGRAM_MAX + 1];
+    char in[UDP_IN_MAX];
     unsigned long long sent, received; /* hex dump offsets */
     int64_t active_at;                 /* the last datagram either way */
 };
@@ -71,7 +78,7 @@ static int take_one(struct udp *u, size_t i)
     sk_addr_t from;
     memset(&from, 0, sizeof from);
     from.len = sizeof from.ss;
-    ssize_t n = recvfrom(u->socks[i], u->in, sizeof u->in, MSG_DONTWAIT,
+    ssize_t n = recvfrom(u->socks[i], u->in, sizeof u->in, MSG_DONTWAIT | MSG_TRUNC,
                          (struct sockaddr *)&from.ss, &from.len);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
@@ -79,6 +86,13 @@ static int take_one(struct udp *u, size_t i)
         return -udp_fail("recv", u->have_peer ? u->peer_str : u->o->peer, -errno);
     char fs[SK_ADDRSTRLEN];
     sk_addr_str(&from, fs);
+    if ((size_t)n > sizeof u->in) {
+        char e[SK_ESCAPE_MAX(SK_ADDRSTRLEN)];
+        sk_escape(e, sizeof e, fs, strlen(fs));
+        cli_error("recv %s: a datagram of %zd bytes does not fit in %d: not cut short, "
+                  "giving up", e, n, UDP_IN_MAX);
+        return -1;
+    }
     u->active_at = now_ms();
     if (u->o->listen && (!u->have_peer || (u->o->keep && !sk_addr_equal(&from, &u->peer)))) {
         u->peer = from;
@@ -109,13 +123,14 @@ static int take_one(struct udp *u, size_t i)
     return cli_write_stdout(u->in, (size_t)n) < 0 ? -1 : 1;
 }
 
-/* Take every datagram waiting on every socket. Returns 0, or 1 after reporting. */
+/* Take the datagrams waiting on every socket, at most UDP_BATCH from each. Returns 0,
+ * or 1 after reporting. */
 static int take_all(struct udp *u)
 {
     for (size_t i = 0; i < u->n; i++) {
-        int r;
-        while ((r = take_one(u, i)) == 1) {
-        }
+        int r = 1;
+        for (int k = 0; k < UDP_BATCH && r == 1; k++)
+            r = take_one(u, i);
         if (r < 0)
             return 1;
     }
@@ -139,8 +154,18 @@ static int send_one(struct udp *u, const char *p, size_t n)
         }
         if (w != -EAGAIN)
             return udp_fail("send", name, (int)w);
+        /* A full send queue: wait for room, taking datagrams meanwhile, no longer than -i
+         * allows (a receiver that stopped, on a Unix datagram socket, stops us too). */
+        int64_t idle_at = u->o->idle_timeout > 0
+                              ? u->active_at + (int64_t)(u->o->idle_timeout * 1000) : -1;
+        int64_t left = idle_at < 0 ? 1000 : idle_at - now_ms();
+        if (left <= 0) {
+            cli_error("send %s: no room to send for %g s (--idle-timeout): giving up", name,
+                      u->o->idle_timeout);
+            return 1;
+        }
         struct pollfd pf = {.fd = fd, .events = POLLIN | POLLOUT};
-        if (poll(&pf, 1, -1) < 0 && errno != EINTR) {
+        if (poll(&pf, 1, left < 1000 ? (int)left : 1000) < 0 && errno != EINTR) {
             cli_error("poll: %s", strerror(errno));
             return 1;
         }
@@ -197,6 +222,7 @@ int cli_udp_pump(const int *socks, size_t n, const struct udp_opts *o)
     u.o = o;
     u.connected = !o->listen && !o->dest;
     u.active_at = now_ms();
+    int64_t start = u.active_at;
     int stdin_open = 1;
     int64_t eof_at = -1;
     int64_t idle_ms = o->idle_timeout > 0 ? (int64_t)(o->idle_timeout * 1000) : -1;
@@ -217,6 +243,14 @@ int cli_udp_pump(const int *socks, size_t n, const struct udp_opts *o)
         }
         if (idle_at >= 0 && (until < 0 || idle_at < until))
             until = idle_at;
+        int64_t wait_at = o->listen && !u.have_peer && o->wait > 0
+                              ? start + (int64_t)(o->wait * 1000) : -1;
+        if (wait_at >= 0 && now >= wait_at) {
+            cli_error("listen: no datagram within %g s (-w)", o->wait);
+            return 1;
+        }
+        if (wait_at >= 0 && (until < 0 || wait_at < until))
+            until = wait_at;
         struct pollfd p[SK_LISTEN_MAX + 1];
         int can_send = !o->listen || u.have_peer;
         p[0] = (struct pollfd){.fd = stdin_open && can_send ? 0 : -1, .events = POLLIN};

@@ -196,6 +196,7 @@ int cli_parse_keepalive(const char *text, sk_keepalive_t *ka)
     if (!text)
         return 0;
     int *field[3] = {&ka->idle, &ka->interval, &ka->count};
+    static const long most[3] = {32767, 32767, 127}; /* Linux's limits */
     const char *p = text;
     for (int i = 0; i < 3; i++) {
         const char *next = p + strcspn(p, ",");
@@ -203,7 +204,7 @@ int cli_parse_keepalive(const char *text, sk_keepalive_t *ka)
             char *end;
             errno = 0;
             long v = strtol(p, &end, 10);
-            if (errno || end != next || v < 0 || v > 32767)
+            if (errno || end != next || v < 0 || v > most[i])
                 break;
             *field[i] = (int)v;
         }
@@ -212,7 +213,8 @@ int cli_parse_keepalive(const char *text, sk_keepalive_t *ka)
         p = next + 1;
     }
     cli_error("invalid --keepalive '%s' (expected IDLE,INTVL,CNT: seconds before the first "
-              "probe, seconds between probes, probes; e.g. 60,10,5)", text);
+              "probe and between probes, up to 32767, and probes, up to 127; e.g. 60,10,5)",
+              text);
     return -1;
 }
 

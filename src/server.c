@@ -134,7 +134,8 @@ static void resolve_defaults(sk_server_opts_t *o)
     else if (o->max_conns < 0)
         o->max_conns = 0;
     const sk_framing_t *f = o->conf.framing;
-    if (o->frame_timeout == 0 && f && f->kind != SK_FRAME_RAW)
+    int framed = (f && f->kind != SK_FRAME_RAW) || (o->service->flags & SK_SERVICE_LINES);
+    if (o->frame_timeout == 0 && framed) /* a LINES service (chat) reads lines anyway */
         o->frame_timeout = SK_FRAME_TIMEOUT_DEFAULT;
     else if (o->frame_timeout < 0)
         o->frame_timeout = 0;

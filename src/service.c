@@ -5,9 +5,11 @@
  * while the handler has paused its input (sk_session_pause), the rest of the chunk being
  * fed, which is why `in` may hold SK_SESSION_FEED_MAX bytes beyond a frame's maximum. The
  * storage of `in` is charged to the server's budget (budget.h) when a model set one; the
- * session is listed there while it holds a partial frame, and storage over
- * IN_KEEP_CAP is given back as soon as `in` is empty, so a frame once parked costs
- * nothing after it completes.
+ * session is listed there while it holds a partial frame, ordered by when that frame
+ * began. Under a budget the storage is given back as soon as `in` is empty, so a frame
+ * once parked costs nothing after it completes, and every charged byte belongs to a
+ * listed session the budget can evict; without one, up to IN_KEEP_CAP is kept for the
+ * next frame.
  */
 #include <errno.h>
 #include <stdalign.h>
@@ -22,7 +24,7 @@
 #include "sockit/error.h"
 #include "sockit/service.h"
 
-/* Storage of an empty input buffer kept for the next frame; more is freed. */
+/* Storage of an empty input buffer kept for the next frame (no budget); more is freed. */
 #define IN_KEEP_CAP 16384
 
 struct sk_session {
@@ -258,17 +260,21 @@ static int in_append(sk_session_t *s, const void *p, size_t n)
     return 0;
 }
 
-/* Drop n delivered bytes from the front of `in`; an empty buffer leaves the budget's list
- * and gives large storage back. */
+/* Drop n delivered bytes from the front of `in`. An empty buffer leaves the budget's
+ * list and gives its storage back (under a budget, or when large); bytes left over after
+ * a frame completed begin a new partial frame, listed as the newest. */
 static void in_consume(sk_session_t *s, size_t n)
 {
     sk_buf_consume(&s->in, n);
-    if (sk_buf_len(&s->in) > 0)
+    if (sk_buf_len(&s->in) > 0) {
+        if (n > 0 && s->budget) { /* a new frame began: it is the newest partial frame */
+            sk__budget_unlist(s->budget, &s->bentry);
+            sk__budget_list(s->budget, &s->bentry);
+        }
         return;
-    if (s->in.cap > IN_KEEP_CAP)
+    }
+    if (s->budget || s->in.cap > IN_KEEP_CAP)
         in_release(s);
-    else if (s->budget)
-        sk__budget_unlist(s->budget, &s->bentry);
 }
 
 int sk_session_framed(const sk_session_t *s)

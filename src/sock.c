@@ -468,14 +468,22 @@ int sk_setsockopt_int(int fd, int level, int name, int value)
 
 int sk_set_keepalive(int fd, const sk_keepalive_t *ka)
 {
-    int r = sk_setsockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
-    if (r == 0 && ka && ka->idle > 0)
+    int type = 0, proto = 0;
+    socklen_t tl = sizeof type, pl = sizeof proto;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &pl) < 0)
+        return -errno;
+    if (type != SOCK_STREAM || proto != IPPROTO_TCP)
+        return -EOPNOTSUPP;
+    /* The timers first: a value the kernel refuses leaves SO_KEEPALIVE as it was. */
+    int r = 0;
+    if (ka && ka->idle > 0)
         r = sk_setsockopt_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, ka->idle);
     if (r == 0 && ka && ka->interval > 0)
         r = sk_setsockopt_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, ka->interval);
     if (r == 0 && ka && ka->count > 0)
         r = sk_setsockopt_int(fd, IPPROTO_TCP, TCP_KEEPCNT, ka->count);
-    return r;
+    return r < 0 ? r : sk_setsockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
 }
 
 int sk_source_init(sk_source_t *src, const char *host, int port, char *err)

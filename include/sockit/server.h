@@ -46,7 +46,8 @@
  *
  * Bounds without options: max_conns defaults per model (SK_MAX_CONNS_LOOP, _THREAD,
  * _FORK; iterative serves one client at a time and its backlog is its bound), a framed
- * connection must complete a frame once begun within SK_FRAME_TIMEOUT_DEFAULT, and every
+ * connection (and a line service's, chat's) must complete a frame once begun within
+ * SK_FRAME_TIMEOUT_DEFAULT, and every
  * byte buffered for partial frames and for chat queues counts against max_buffered
  * (SK_MAX_BUFFERED_DEFAULT): when it is full, the connection holding the oldest partial
  * frame is closed (logged with the reason). The budget is server-wide for the loop and
@@ -139,7 +140,8 @@ typedef struct sk_server_opts {
                                     byte either way (0: never) */
     double frame_timeout;        /* with a framing: a frame once begun must be complete
                                     within this many seconds (0: SK_FRAME_TIMEOUT_DEFAULT
-                                    when conf.framing is set and not raw; < 0: no limit) */
+                                    when conf.framing is set and not raw, or the service
+                                    reads lines (SK_SERVICE_LINES); < 0: no limit) */
     double drain_timeout;        /* on stop: how long active connections may finish
                                     (< 0: SK_DRAIN_DEFAULT; 0: none) */
     size_t max_buffered;         /* budget for partial frames and chat queues, see above

@@ -134,7 +134,9 @@ typedef struct sk_keepalive {
 } sk_keepalive_t;
 
 /* Turn SO_KEEPALIVE on for a TCP socket and set the non-zero fields of *ka (NULL: only
- * SO_KEEPALIVE). Returns 0 or -errno (-EOPNOTSUPP on a non-TCP socket). */
+ * SO_KEEPALIVE; Linux takes idle and interval up to 32767, count up to 127). Returns 0,
+ * or -errno with nothing changed: -EOPNOTSUPP on a socket that is not TCP, -EINVAL for a
+ * value the kernel refuses. */
 int sk_set_keepalive(int fd, const sk_keepalive_t *ka);
 
 /* Most addresses a source host may resolve to that are kept. */

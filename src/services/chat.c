@@ -43,7 +43,7 @@
 #define STALL_NS (5 * (int64_t)1000000000)
 /* Bytes a member's thread takes from its queue per write. */
 #define CHUNK 16384
-/* An empty queue keeps this much storage; more is freed. */
+/* An empty queue keeps this much storage (no budget: under one, all of it is freed). */
 #define QUEUE_KEEP_CAP 16384
 /* A member's name, "[ADDR]", escaped. */
 #define NAME_MAX_LEN SK_ESCAPE_MAX(SK_ADDRSTRLEN + 2)
@@ -286,7 +286,7 @@ static int chat_notify(sk_session_t *s)
         if (n > 0)
             m->moved = now;
         size_t left = sk_buf_len(&m->queue);
-        if (left == 0 && m->queue.cap > QUEUE_KEEP_CAP)
+        if (left == 0 && (m->queue.cap > QUEUE_KEEP_CAP || m->budget))
             queue_release(m); /* a backlog once drained costs nothing */
         if (had > m->low && left <= m->low)
             maybe_resume(m->room, now); /* it drained: the room may take lines again */

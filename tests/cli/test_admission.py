@@ -573,6 +573,69 @@ class BufferedBudgetTests(Case):
             self.assertEqual(len(closing), 1, closing)
 
 
+    def each_completed_frames_cost_nothing(self, model):
+        """--frame line --max-buffered 64K: four clients each send a 16000-byte line in
+        two pieces (so each once held a partial frame), get it back, and stay connected;
+        a completed frame gives its storage back, so a fifth client's line sent in two
+        pieces is echoed, and nobody is closed for the budget (once, kept storage
+        stayed charged with nothing left to evict)"""
+        with serve("echo", "--frame", "line", "--max-buffered", "64K", model=model) as srv:
+            held = []
+            try:
+                for _ in range(4):
+                    c = connect(srv.port)
+                    held.append(c)
+                    c.sendall(b"A" * 16000)
+                    port = c.getsockname()[1]
+                    self.assertTrue(wait_until(lambda: server_read_all(srv.port, port)))
+                    c.sendall(b"\n")
+                    self.assertEqual(recv_exact(c, 16001), b"A" * 16000 + b"\n")
+                with connect(srv.port) as c:
+                    c.sendall(b"hello ")
+                    port = c.getsockname()[1]
+                    self.assertTrue(wait_until(lambda: server_read_all(srv.port, port)))
+                    c.sendall(b"world\n")
+                    self.assertEqual(recv_exact(c, 12), b"hello world\n")
+            finally:
+                for c in held:
+                    c.close()
+            self.assertEqual(srv.stop(), 0)
+            self.assertFalse([ln for ln in srv.log_lines if "budget" in ln], srv.log_lines)
+
+    def each_a_steady_client_is_not_the_oldest(self, model):
+        """--frame line --max-buffered 256K: client A keeps completing lines, each read
+        ending inside the next one; B, C, D then park 60000-byte partial lines one after
+        another until the budget is full: the oldest partial frame is B's (A's current
+        one began after it), so B is closed and A is never closed"""
+        with serve("echo", "--frame", "line", "--max-buffered", "256K", model=model) as srv:
+            a = connect(srv.port)
+            a.sendall(b"x" * 30000)
+            aport = a.getsockname()[1]
+            self.assertTrue(wait_until(lambda: server_read_all(srv.port, aport)))
+            parked = []
+            try:
+                for k in range(5):
+                    # A completes a line and begins the next (newer than every parked one).
+                    a.sendall(b"\n" + b"x" * 30000)
+                    self.assertEqual(recv_exact(a, 30001)[-1:], b"\n")
+                    self.assertTrue(wait_until(lambda: server_read_all(srv.port, aport)))
+                    c = connect(srv.port)
+                    parked.append(c)
+                    c.sendall(b"Z" * 60000)
+                    port = c.getsockname()[1]
+                    self.assertTrue(wait_until(lambda: server_read_all(srv.port, port)))
+                srv.wait_log(r"^Closing 127\.0\.0\.1:%d: buffered input over the server's "
+                             r"budget" % parked[0].getsockname()[1])
+                apat = "127.0.0.1:%d:" % aport
+                self.assertFalse([ln for ln in srv.log_lines if "budget" in ln and apat in ln],
+                                 srv.log_lines)
+            finally:
+                a.close()
+                for c in parked:
+                    c.close()
+            self.assertEqual(srv.stop(), 0)
+
+
 class BufferedBudgetForkTests(Case):
     def test_budget_is_per_process(self):
         """fork: each session process has its own budget: --max-buffered 64K closes a

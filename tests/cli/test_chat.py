@@ -791,6 +791,44 @@ class ChatTests(ChatCase):
 
 
 @each_model_in("loop", "thread")
+class ChatBounds(ChatCase):
+    def each_drained_queues_cost_nothing(self, model):
+        """--max-buffered 64K: one 16000-byte line fills every member's queue once; drained,
+        the queues give their storage back, so the budget is not left half full and the
+        short lines after it flow at once (once, kept storage stayed charged and each
+        line paused its sender for 5 s)"""
+        with chat(model, "--max-buffered", "64K") as srv:
+            members = self.join(4, lambda: self.tcp_member(srv))
+            long_line = b"L" * 16000 + b"\n"
+            members[0].send(long_line)
+            for m in members[1:]:
+                self.expect(m, members[0].name + b" " + long_line)
+            t0 = time.monotonic()
+            for k in range(4):
+                members[2].send(b"hello %d\n" % k)
+            for k in range(4):
+                self.expect(members[1], members[2].name + b" hello %d\n" % k)
+            took = time.monotonic() - t0
+            self.assertLess(took, 4.0, "four short lines took %.1f s: senders were paused "
+                            "for a budget nobody was using" % took)
+            self.stopped_cleanly(srv)
+
+
+    def each_partial_line_times_out(self, model):
+        """chat reads lines, so a partial line is bounded like a frame: --frame-timeout
+        applies without --frame (default 30 s), and a member that began a line and went
+        quiet is closed with the reason; the others stay"""
+        with chat(model, "--frame-timeout", "0.5") as srv:
+            a, b = self.join(2, lambda: self.tcp_member(srv))
+            a.send(b"never ends")
+            data, how = a.read_to_end(timeout=T)
+            self.assertIn(how, ("eof", "reset"), data)
+            srv.wait_log(r"^Closed %s: .*frame not completed in time" % re.escape(addr_text(a)))
+            self.expect(b, b"* " + a.name + b" left (1 online)\n")
+            self.stopped_cleanly(srv)
+
+
+@each_model_in("loop", "thread")
 class ChatEscapes(ChatCase):
     def each_hostile_name_and_line(self, model):
         """a Unix member whose bound name holds a CR and ESC [2J, and whose line holds a CR

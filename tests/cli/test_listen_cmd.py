@@ -396,8 +396,9 @@ class UnixTests(Case):
         self.assertFalse(os.path.exists(self.path))
 
     def test_unix_signals_remove_file(self):
-        """-k unix:/PATH stopped by SIGTERM or SIGINT, idle or mid-session: exit 0 quickly
-        and the socket file is removed"""
+        """-k unix:/PATH stopped by SIGTERM or SIGINT, idle or mid-session: it exits
+        quickly, 0 when idle and 1 mid-session (a transfer cut short is not a success), and
+        the socket file is removed"""
         for sig in (signal.SIGTERM, signal.SIGINT):
             for busy in (False, True):
                 with self.subTest(sig=sig.name, mid_session=busy):
@@ -414,9 +415,12 @@ class UnixTests(Case):
                         finally:
                             if c:
                                 c.close()
-                    self.assertEqual(rc, 0, srv.log_lines)
+                    self.assertEqual(rc, 1 if busy else 0, srv.log_lines)
                     self.assertLess(took, 3.0)
                     self.assertFalse(os.path.exists(self.path), "socket file left behind")
+                    if busy:
+                        self.assertIn("sockit: listen: stopped in the middle of a session",
+                                      srv.log_lines)
 
     def test_sigterm_spares_a_replaced_file(self):
         """the socket file is replaced by someone else's regular file while listen -k
@@ -519,12 +523,13 @@ class MiscTests(Case):
                 self.assertEqual(srv.log_lines, ["Listening on 127.0.0.1:%d" % srv.port])
 
     def test_sigterm_mid_session(self):
-        """SIGTERM while a TCP client is connected and stdin is open: exit 0, the client
-        then sees the connection end"""
+        """SIGTERM while a TCP client is connected and stdin is open: exit 1, saying the
+        session was cut short (nothing lost may exit 0); the client then sees the
+        connection end"""
         with Listen("-v", "127.0.0.1:0", stdin=subprocess.PIPE) as srv:
             with sktest.connect(srv.port) as c:
                 srv.wait_log(r"^Connection received on ")
-                self.assertEqual(srv.stop(), 0, srv.log_lines)
+                self.assertEqual(srv.stop(), 1, srv.log_lines)
                 with contextlib.suppress(ConnectionResetError):
                     self.assertEqual(c.recv(10), b"")
 

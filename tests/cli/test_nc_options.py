@@ -231,6 +231,7 @@ class PyListener:
         self.port = self.ls.getsockname()[1]
         self.reply = reply
         self.peers, self.data, self.socks = [], [], []
+        self.resets = 0
         self.t = threading.Thread(target=self.run, daemon=True)
         self.t.start()
 
@@ -244,7 +245,10 @@ class PyListener:
         c.settimeout(TIMEOUT)
         if self.reply:
             c.sendall(self.reply)
-        self.data.append(sktest.recv_until_eof(c))
+        try:
+            self.data.append(sktest.recv_until_eof(c))
+        except ConnectionResetError:
+            self.resets += 1
         c.close()
 
     def join(self):
@@ -490,6 +494,57 @@ class UdpListen(Case):
                 lp.wait(5)
                 a.close()
                 b.close()
+
+
+class Bounds(Case):
+    def test_oversized_datagram_is_an_error(self):
+        """listen -u on a Unix datagram socket: a 100000-byte datagram does not fit the
+        64 KiB buffer; it is reported (exit 1), never written cut short"""
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "s.sock")
+        lp = spawn([SOCKIT, "listen", "-u", "-v", "unix:" + path])
+        read_stderr_line(lp, r"Listening on unix:")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as c:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+            c.bind(os.path.join(d, "c.sock"))
+            c.sendto(b"x" * 100000, path)
+        self.assertEqual(lp.wait(TIMEOUT), 1)
+        self.assertEqual(lp.stdout.read(), b"")
+        self.assertIn(b"a datagram of 100000 bytes does not fit", lp.stderr.read())
+        shutil.rmtree(d, ignore_errors=True)
+
+    def test_frame_eof_over_the_maximum(self):
+        """--frame eof --max-frame 10 with 13 bytes of stdin: exit 1, and the peer sees a
+        reset, not the EOF that would end a (truncated) message"""
+        ps = PyListener()
+        r = run([SOCKIT, "connect", "--frame", "eof", "--max-frame", "10", "127.0.0.1",
+                 str(ps.port)], input=b"0123456789ABC")
+        ps.join()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"over the 10-byte maximum frame", r.stderr)
+        self.assertEqual((ps.data, ps.resets), ([], 1), "the peer saw a clean EOF: %r" % ps.data)
+
+    def test_udp_wait_options(self):
+        """listen -u -w SEC: no datagram in time is exit 1; connect -u -w is a usage
+        error (a datagram socket does not connect: --linger and -i bound its waits)"""
+        r = run([SOCKIT, "listen", "-u", "-w", "0.3", "127.0.0.1:0"], stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"no datagram within 0.3 s", r.stderr)
+        r = run([SOCKIT, "connect", "-u", "-w", "1", "127.0.0.1:9"], input=b"")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"--linger", r.stderr)
+
+    def test_keepalive_limits(self):
+        """--keepalive CNT above Linux's 127 (or IDLE above 32767) is a usage error"""
+        for v in ("1,1,128", "32768", "1,32768"):
+            with self.subTest(v=v):
+                r = run([SOCKIT, "connect", "--keepalive=" + v, "127.0.0.1:9"], input=b"")
+                self.assertEqual(r.returncode, 2, r.stderr)
+        ps = PyListener()
+        r = run([SOCKIT, "connect", "--keepalive=32767,32767,127", "127.0.0.1",
+                 str(ps.port)], input=b"")
+        ps.join()
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 class UdpBroadcast(Case):

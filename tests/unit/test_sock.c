@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1536,4 +1537,70 @@ TEST(connect_with_timeout_under_signal_storm)
     T_GT_INT(done, 10);
     T_GT_INT(sigs, 50);
     sk_close(l);
+}
+
+TEST(keepalive_contract)
+{
+    /* TCP: on, with the timers; anything else: -EOPNOTSUPP and nothing changed; a value the
+     * kernel refuses leaves SO_KEEPALIVE off. */
+    int t = sk_socket(AF_INET, SOCK_STREAM, 0), u = sk_socket(AF_INET, SOCK_DGRAM, 0);
+    T_OK(t);
+    T_OK(u);
+    sk_keepalive_t ka = {.idle = 7, .interval = 3, .count = 4};
+    T_EQ_INT(sk_set_keepalive(t, &ka), 0);
+    int v = 0;
+    socklen_t len = sizeof v;
+    T_EQ_INT(getsockopt(t, SOL_SOCKET, SO_KEEPALIVE, &v, &len), 0);
+    T_EQ_INT(v, 1);
+    T_EQ_INT(getsockopt(t, IPPROTO_TCP, TCP_KEEPIDLE, &v, &len), 0);
+    T_EQ_INT(v, 7);
+    T_EQ_INT(sk_set_keepalive(u, NULL), -EOPNOTSUPP);
+    T_EQ_INT(sk_set_keepalive(u, &ka), -EOPNOTSUPP);
+    int t2 = sk_socket(AF_INET, SOCK_STREAM, 0);
+    T_OK(t2);
+    sk_keepalive_t bad = {.count = 1000};
+    T_EQ_INT(sk_set_keepalive(t2, &bad), -EINVAL);
+    T_EQ_INT(getsockopt(t2, SOL_SOCKET, SO_KEEPALIVE, &v, &len), 0);
+    T_EQ_INT(v, 0);
+    sk_close(t);
+    sk_close(t2);
+    sk_close(u);
+}
+
+TEST(source_bind_per_family)
+{
+    /* A source of one family binds a socket of that family to it; another family is
+     * SK_ENOADDR; a port alone binds the family's wildcard address with that port. */
+    sk_source_t src;
+    char err[SK_ERRLEN];
+    T_EQ_INT(sk_source_init(&src, "127.0.0.2", 0, err), 0);
+    int s4 = sk_socket(AF_INET, SOCK_STREAM, 0), s6 = sk_socket(AF_INET6, SOCK_STREAM, 0);
+    T_OK(s4);
+    T_EQ_INT(sk_source_bind(&src, s4, AF_INET), 0);
+    sk_addr_t a;
+    char as[SK_ADDRSTRLEN];
+    T_EQ_INT(sk_getsockname(s4, &a), 0);
+    T_EQ_STR(sk_addr_host(&a, as, sizeof as) > 0 ? as : "", "127.0.0.2");
+    if (s6 >= 0)
+        T_EQ_INT(sk_source_bind(&src, s6, AF_INET6), SK_ENOADDR);
+    T_EQ_STR(sk_source_str(&src, as), "127.0.0.2");
+    int probe = one_server("127.0.0.1:0", &a); /* a port nobody else holds, freed */
+    int port = sk_addr_port(&a);
+    sk_close(probe);
+    sk_source_t port_only;
+    T_EQ_INT(sk_source_init(&port_only, NULL, port, err), 0);
+    char want[32];
+    snprintf(want, sizeof want, "port %d", port);
+    T_EQ_STR(sk_source_str(&port_only, as), want);
+    int s = sk_socket(AF_INET, SOCK_STREAM, 0);
+    T_OK(s);
+    T_EQ_INT(sk_source_bind(&port_only, s, AF_INET), 0);
+    T_EQ_INT(sk_getsockname(s, &a), 0);
+    T_EQ_INT(sk_addr_port(&a), port);
+    T_LT_INT(sk_source_init(&src, "no.such.host.invalid", 0, err), 0);
+    T_ASSERT(strstr(err, "source no.such.host.invalid") != NULL);
+    sk_close(s);
+    sk_close(s4);
+    if (s6 >= 0)
+        sk_close(s6);
 }
