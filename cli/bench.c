@@ -2123,6 +2123,10 @@ int cmd_bench(int argc, char **argv)
     sk_endpoint_t ep;
     if (sk_endpoint_parse(&ep, o->addr, err) < 0)
         return cli_usage("bench", "%s", err);
+    if (ep.family != AF_UNIX && ep.port == 0) {
+        cli_error("invalid port '0' (expected 1 to 65535 or a service name)");
+        return EXIT_USAGE;
+    }
     if (ep.family == AF_UNIX && (o->nsources || o->source_port))
         return cli_usage("bench", "--source and --source-port do not apply to unix: addresses");
     if (cli_parse_only) return 0;

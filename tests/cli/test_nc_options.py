@@ -410,9 +410,12 @@ class Messages(Case):
         self.assertIn(b"URLs go to 'sockit get URL'", r.stderr)
 
     def test_port_zero_is_invalid(self):
-        for argv in (["127.0.0.1", "0"], ["127.0.0.1:0"], ["-u", "127.0.0.1:0"]):
+        """one rule for every client command: port 0 is an invalid port, exit 2"""
+        for argv in (["connect", "127.0.0.1", "0"], ["connect", "127.0.0.1:0"],
+                     ["connect", "-u", "127.0.0.1:0"], ["bench", "-d", "1", "127.0.0.1:0"],
+                     ["probe", "127.0.0.1", "0"], ["get", "http://127.0.0.1:0/"]):
             with self.subTest(argv=argv):
-                r = run([SOCKIT, "connect"] + argv, input=b"")
+                r = run([SOCKIT] + argv, input=b"")
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn(b"invalid port '0'", r.stderr)
 
