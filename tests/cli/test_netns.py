@@ -170,18 +170,7 @@ class Net:
 
     @staticmethod
     def delete(ns):
-        """End our processes in namespace ns (a server whose stop failed would keep it
-        alive after `ip netns del`), then delete it."""
-        r = run(["ip", "netns", "pids", ns], timeout=TIMEOUT)
-        for pid in r.stdout.split():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
-        r = ip("netns", "del", ns, check=False)
-        if r.returncode != 0:
-            sys.stderr.write("test_netns: could not delete namespace %s: %s\n"
-                             % (ns, errtext(r)))
+        sktest.netns_delete(ns)
 
     @classmethod
     def create(cls):

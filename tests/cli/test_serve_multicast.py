@@ -4,19 +4,16 @@ multicast leaves it. The server and a Python sender both run in the namespace th
 `ip netns exec`. Needs root and iproute2; otherwise the namespace cases are skipped
 (exit 77 when nothing else could run), with the reason printed. The usage errors run
 without a namespace: none of them joins a group."""
-import atexit
 import json
 import os
-import re
 import shutil
-import signal
 import sys
 import unittest
 
 import sktest
 from sktest import SOCKIT, Case, run
 
-NS = "skM-%d" % os.getpid()
+NS = None  # the namespace, once setUpModule() has made it
 TIMEOUT = sktest.DEFAULT_TIMEOUT
 GROUP, GROUP2, OTHER = "239.1.2.3", "239.1.2.4", "239.9.9.9"
 
@@ -45,40 +42,6 @@ print(json.dumps(out))
 available = None  # None: the namespace is up; otherwise why not
 
 
-def ip(*args, check=True):
-    r = run(["ip"] + [str(a) for a in args], timeout=TIMEOUT)
-    if check and r.returncode != 0:
-        raise AssertionError("ip %s: %s" % (" ".join(map(str, args)),
-                                            r.stderr.decode(errors="replace").strip()))
-    return r
-
-
-def remove_stale():
-    """Namespaces skM-PID of earlier runs whose PID is gone (a killed run)."""
-    r = ip("netns", "list", check=False)
-    for ns, pid in re.findall(r"^(skM-(\d+))\b", r.stdout.decode(), re.M):
-        if not os.path.exists("/proc/%s" % pid):
-            delete(ns)
-
-
-def delete(ns):
-    r = run(["ip", "netns", "pids", ns], timeout=TIMEOUT)
-    for pid in r.stdout.split():
-        try:
-            os.kill(int(pid), signal.SIGKILL)
-        except (OSError, ValueError):
-            pass
-    ip("netns", "del", ns, check=False)
-
-
-created = []
-
-
-def cleanup():
-    while created:
-        delete(created.pop())
-
-
 def setUpModule():
     global available
     if os.geteuid() != 0:
@@ -88,21 +51,17 @@ def setUpModule():
     if available:
         print("SKIP: multicast cases: %s" % available)
         return
-    atexit.register(cleanup)
-    remove_stale()
-    r = ip("netns", "add", NS, check=False)
-    if r.returncode != 0:
-        available = "`ip netns add` failed: %s" % r.stderr.decode(errors="replace").strip()
+    global NS
+    try:
+        NS = sktest.netns_add("skM", ["link", "set", "lo", "multicast", "on"],
+                              ["route", "add", "224.0.0.0/4", "dev", "lo"])
+    except AssertionError as e:
+        available = "the namespace could not be made: %s" % e
         print("SKIP: multicast cases: %s" % available)
-        return
-    created.append(NS)
-    ip("-n", NS, "link", "set", "lo", "up")
-    ip("-n", NS, "link", "set", "lo", "multicast", "on")
-    ip("-n", NS, "route", "add", "224.0.0.0/4", "dev", "lo")
 
 
 def tearDownModule():
-    cleanup()
+    sktest.netns_cleanup()
 
 
 def serve_in(*args, listeners=1):

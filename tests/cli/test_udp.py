@@ -409,14 +409,9 @@ class NetnsLo:
     that servers there have a network (not loopback) address; removed at the end."""
 
     def __init__(self, case, addr):
-        self.name = "sku-%d-%d" % (os.getpid(), id(case) % 100000)
-        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
-        subprocess.run(["ip", "netns", "add", self.name], check=True, capture_output=True)
-        case.addCleanup(subprocess.run, ["ip", "netns", "del", self.name], capture_output=True)
+        self.name = sktest.netns_add("skU", ["addr", "add", addr + "/24", "dev", "lo"])
+        case.addCleanup(sktest.netns_delete, self.name)
         self.run = ["ip", "netns", "exec", self.name]
-        for cmd in (["ip", "link", "set", "lo", "up"],
-                    ["ip", "addr", "add", addr + "/24", "dev", "lo"]):
-            subprocess.run(self.run + cmd, check=True, capture_output=True)
 
     def python(self, script):
         subprocess.run(self.run + [sys.executable, "-c", script], check=True, timeout=10)

@@ -754,3 +754,56 @@ def read_pipe(f, n, timeout=DEFAULT_TIMEOUT):
             break
         got += chunk
     return got
+
+
+# ---- network namespaces of a test's own (root and iproute2) ----
+
+_netns_made = []
+
+
+def netns_delete(ns):
+    """End every process in namespace ns (a server whose stop failed would keep it alive
+    after `ip netns del`), then delete it; quiet when it is already gone."""
+    r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, timeout=DEFAULT_TIMEOUT)
+    for pid in r.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=DEFAULT_TIMEOUT)
+
+
+def netns_remove_stale(prefix):
+    """Delete namespaces PREFIX-PID[-...] left by earlier runs whose process is gone."""
+    r = subprocess.run(["ip", "netns", "list"], capture_output=True, timeout=DEFAULT_TIMEOUT)
+    for ns, pid in re.findall(r"^(%s-(\d+)\S*)" % re.escape(prefix), r.stdout.decode(), re.M):
+        if not os.path.exists("/proc/%s" % pid):
+            netns_delete(ns)
+
+
+def netns_add(prefix, *setup):
+    """A namespace PREFIX-PID-N of this process, with lo up and each of `setup` (argument
+    lists for `ip`, e.g. ["addr", "add", "10.88.0.1/24", "dev", "lo"]) run in it; deleted
+    at exit (netns_cleanup() deletes them sooner). Stale ones of the same prefix go first.
+    Returns its name; raises AssertionError when a step fails."""
+    if not _netns_made:
+        import atexit
+        atexit.register(netns_cleanup)
+    netns_remove_stale(prefix)
+    ns = "%s-%d-%d" % (prefix, os.getpid(), len(_netns_made))
+    steps = [["netns", "add", ns], ["-n", ns, "link", "set", "lo", "up"]]
+    steps += [["-n", ns] + [str(a) for a in step] for step in setup]
+    for i, step in enumerate(steps):
+        r = subprocess.run(["ip"] + step, capture_output=True, timeout=DEFAULT_TIMEOUT)
+        if i == 0 and r.returncode == 0:
+            _netns_made.append(ns)
+        if r.returncode != 0:
+            raise AssertionError("ip %s: %s" % (" ".join(step),
+                                                r.stderr.decode(errors="replace").strip()))
+    return ns
+
+
+def netns_cleanup():
+    """Delete every namespace netns_add() made."""
+    while _netns_made:
+        netns_delete(_netns_made.pop())
