@@ -85,9 +85,10 @@ struct pump_opts {
     const sk_framing_t *framing; /* NULL or raw: bytes; else each stdin line is a frame and
                                     each frame received is printed on its own line */
     const char *peer;            /* the peer's address, for messages and the hex dump */
-    volatile sig_atomic_t *busy; /* NULL, or set to 1 while a stop would lose bytes (the
-                                    peer's side is open or a queue holds some), else 0:
-                                    for a signal handler to read */
+    volatile sig_atomic_t *busy; /* NULL, or kept for a signal handler to read: 1 while a
+                                    queue holds bytes, else 2 while the peer's side is
+                                    open (bytes may still come: the handler can peek for
+                                    an EOF already there), else 0 */
 };
 
 /*

@@ -28,8 +28,20 @@ static void remove_unix_file(void)
     unix_path[0] = 0;
 }
 
-/* A session is in progress and holds bytes a stop would lose (the pump keeps it). */
+/* A session is in progress: 1 while it holds bytes a stop would lose, 2 while only its
+ * client's side is open (the pump keeps it; see pump_opts.busy), on session_fd. */
 static volatile sig_atomic_t in_session;
+static volatile sig_atomic_t session_fd = -1;
+
+/* 1 when the session's client has finished (its EOF is the next thing to read) and no
+ * byte is held: a signal that comes before the pump saw that EOF loses nothing. recv is
+ * async-signal-safe. */
+static int session_finished(void)
+{
+    char c;
+    return in_session == 2 && session_fd >= 0 &&
+           recv(session_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
 
 /* Stopped while waiting for a client, or with a session whose client has closed and whose
  * bytes are all delivered: exit 0. Stopped in the middle of a transfer: what was on its
@@ -38,7 +50,7 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     remove_unix_file(); /* stat and unlink are async-signal-safe */
-    if (in_session) {
+    if (in_session && !session_finished()) {
         static const char msg[] = "sockit: listen: stopped in the middle of a session\n";
         ssize_t w = write(2, msg, sizeof msg - 1);
         (void)w;
@@ -166,6 +178,8 @@ static int serve_streams(int *fds, int n, int keep, struct nc_opts *o)
         int fd = accept_one(fds, n, o->wait, &peer);
         if (fd < 0)
             return 1;
+        session_fd = fd; /* from now a stop cuts a session short (before the log line) */
+        in_session = 1;
         if (!keep) { /* nc -l: one client; later ones are refused (before we say so) */
             for (int i = 0; i < n; i++)
                 sk_close(fds[i]);
@@ -178,11 +192,11 @@ static int serve_streams(int *fds, int n, int keep, struct nc_opts *o)
                     (sk_escape(shown, sizeof shown, as, strlen(as)), shown));
         o->po.peer = as;
         r = sk_settimeout(fd, 0) == 0 ? cli_nc_socket(o, fd, as) : 1;
-        in_session = 1;
         o->po.busy = &in_session;
         if (r == 0)
             r = cli_pump(fd, &o->po);
         in_session = 0;
+        session_fd = -1;
         sk_close(fd);
         if (keep && r != 0 && !stdout_broken())
             r = 0; /* one client's failure is that client's problem: take the next */

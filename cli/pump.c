@@ -319,8 +319,9 @@ static int run(struct pump *m)
         if (!sock_rd_open && sk_buf_len(&m->down) == 0 && !sock_wr_open)
             return confirm_delivery(m);
         if (o->busy)
-            *o->busy = sock_rd_open || sk_buf_len(&m->up) || sk_buf_len(&m->line) ||
-                       sk_buf_len(&m->down);
+            *o->busy = sk_buf_len(&m->up) || sk_buf_len(&m->line) || sk_buf_len(&m->down)
+                           ? 1
+                           : sock_rd_open ? 2 : 0;
 
         int64_t idle_at = idle_ms >= 0 ? active_at + idle_ms : -1;
         int64_t until = earliest(quit_at, idle_at), now = now_ms();
