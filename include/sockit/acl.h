@@ -30,6 +30,8 @@
 #ifndef SOCKIT_ACL_H
 #define SOCKIT_ACL_H
 
+#include "sockit/export.h"
+
 #include <stddef.h>
 
 #include "sockit/addr.h"
@@ -58,7 +60,7 @@ typedef struct sk_acl {
 } sk_acl_t;
 
 /* Empty the list: no rules, so every peer is admitted. */
-void sk_acl_init(sk_acl_t *acl);
+SK_EXPORT void sk_acl_init(sk_acl_t *acl);
 
 /*
  * Append a rule: allow (nonzero) or deny (0) the addresses of `cidr` (forms above).
@@ -66,7 +68,7 @@ void sk_acl_init(sk_acl_t *acl);
  * NULL); or SK_ETOOBIG with "too many address rules (at most 256)" when the rule (both
  * rules, for "all") would not fit. On failure the list is unchanged.
  */
-int sk_acl_add(sk_acl_t *acl, int allow, const char *cidr, char *err);
+SK_EXPORT int sk_acl_add(sk_acl_t *acl, int allow, const char *cidr, char *err);
 
 /*
  * Decide for a peer by the rules above. Returns 1 admitted, 0 refused. A NULL or empty
@@ -74,14 +76,14 @@ int sk_acl_add(sk_acl_t *acl, int allow, const char *cidr, char *err);
  * AF_INET/AF_INET6 peer whose len is too short to hold its address are refused: the
  * check fails closed. Never fails, allocates or blocks.
  */
-int sk_acl_check(const sk_acl_t *acl, const sk_addr_t *peer);
+SK_EXPORT int sk_acl_check(const sk_acl_t *acl, const sk_addr_t *peer);
 
 /*
  * Format rule i as "allow 10.0.0.0/8" or "deny 2001:db8::/32" (always with a prefix; the
  * text after the word parses back to the same rule) into buf, truncated to len - 1 bytes;
  * "" when i is out of range. 64 bytes always fit. Returns buf.
  */
-const char *sk_acl_rule_str(const sk_acl_t *acl, size_t i, char *buf, size_t len);
+SK_EXPORT const char *sk_acl_rule_str(const sk_acl_t *acl, size_t i, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,8 @@
 #ifndef SOCKIT_ADDR_H
 #define SOCKIT_ADDR_H
 
+#include "sockit/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -49,11 +51,11 @@ typedef struct sk_addr {
 
 /* Parsed, unresolved address text. */
 typedef struct sk_endpoint {
-    int family;                /* AF_UNIX, AF_INET6 (bracketed literal) or AF_UNSPEC */
-    char host[SK_HOSTMAX];     /* "" means every interface (bind) or this host (connect) */
+    int family;            /* AF_UNIX, AF_INET6 (bracketed literal) or AF_UNSPEC */
+    char host[SK_HOSTMAX]; /* "" means every interface (bind) or this host (connect) */
     uint16_t port;
     char path[SK_UNIXPATHMAX + 1]; /* AF_UNIX: the path, or the abstract name without '@' */
-    int abstract;              /* AF_UNIX: 1 for a Linux abstract name */
+    int abstract;                  /* AF_UNIX: 1 for a Linux abstract name */
 } sk_endpoint_t;
 
 /* One resolved address with the socket type and protocol getaddrinfo paired it with. */
@@ -78,25 +80,25 @@ typedef struct sk_addrlist {
  * message in err (SK_ERRLEN bytes, may be NULL). Does no I/O except reading /etc/services
  * for a port name.
  */
-int sk_endpoint_parse(sk_endpoint_t *ep, const char *text, char *err);
+SK_EXPORT int sk_endpoint_parse(sk_endpoint_t *ep, const char *text, char *err);
 
 /*
  * Build an endpoint from a separate host and port, as in "sockit connect HOST PORT". The
  * host may be a name, an IPv4 literal or a bare IPv6 literal ("::1"); "" means this host.
  * Returns 0 or a negative code with a message in err.
  */
-int sk_endpoint_from_hostport(sk_endpoint_t *ep, const char *host, const char *port,
-                              char *err);
+SK_EXPORT int sk_endpoint_from_hostport(sk_endpoint_t *ep, const char *host, const char *port,
+                                        char *err);
 
 /* Format an endpoint back to text ("localhost:5000", "[::1]:80", "unix:/p"). Returns the
  * length written (truncated to len - 1), or a negative code. */
-int sk_endpoint_format(const sk_endpoint_t *ep, char *buf, size_t len);
+SK_EXPORT int sk_endpoint_format(const sk_endpoint_t *ep, char *buf, size_t len);
 
 /*
  * Parse a port: digits 0-65535 or a service name. Returns 0 and sets *port, or SK_EBADPORT
  * with "invalid port 'TEXT'" in err.
  */
-int sk_port_parse(const char *text, uint16_t *port, char *err);
+SK_EXPORT int sk_port_parse(const char *text, uint16_t *port, char *err);
 
 /*
  * Resolve an endpoint for sockets of `socktype` (SOCK_STREAM, SOCK_DGRAM, or 0 for every
@@ -105,8 +107,8 @@ int sk_port_parse(const char *text, uint16_t *port, char *err);
  * (SK_IS_EAI) or SK_ENOADDR, with "resolve HOST: reason" in err, and leaves *out empty.
  * May block on DNS.
  */
-int sk_resolve(sk_addrlist_t *out, const sk_endpoint_t *ep, int socktype, int flags,
-               char *err);
+SK_EXPORT int sk_resolve(sk_addrlist_t *out, const sk_endpoint_t *ep, int socktype, int flags,
+                         char *err);
 
 /*
  * getaddrinfo() itself, for a host and a service given as text, as `sockit resolve` shows
@@ -115,11 +117,11 @@ int sk_resolve(sk_addrlist_t *out, const sk_endpoint_t *ep, int socktype, int fl
  * socket types /etc/services lists it for. family is AF_UNSPEC, AF_INET or AF_INET6;
  * socktype 0 asks for every type. Returns like sk_resolve().
  */
-int sk_getaddrinfo(sk_addrlist_t *out, const char *host, const char *service, int family,
-                   int socktype, int flags, char *err);
+SK_EXPORT int sk_getaddrinfo(sk_addrlist_t *out, const char *host, const char *service, int family,
+                             int socktype, int flags, char *err);
 
 /* Free a list filled by sk_resolve(); safe on an empty or already freed list. */
-void sk_addrlist_free(sk_addrlist_t *list);
+SK_EXPORT void sk_addrlist_free(sk_addrlist_t *list);
 
 /*
  * Format an address as text: "127.0.0.1:5000", "[::1]:5000", "[fe80::1%eth0]:22",
@@ -128,32 +130,32 @@ void sk_addrlist_free(sk_addrlist_t *list);
  * that the text parses and resolves back to the same address.
  * Returns the length (truncated to len - 1; SK_ADDRSTRLEN always fits).
  */
-int sk_addr_format(const sk_addr_t *a, char *buf, size_t len);
+SK_EXPORT int sk_addr_format(const sk_addr_t *a, char *buf, size_t len);
 
 /* Format into a caller's SK_ADDRSTRLEN buffer and return it, for use inside printf(). */
-const char *sk_addr_str(const sk_addr_t *a, char buf[SK_ADDRSTRLEN]);
+SK_EXPORT const char *sk_addr_str(const sk_addr_t *a, char buf[SK_ADDRSTRLEN]);
 
 /* The numeric host alone, without brackets or port ("127.0.0.1", "::1"); the path for
  * Unix addresses. Returns the length, or a negative code. */
-int sk_addr_host(const sk_addr_t *a, char *buf, size_t len);
+SK_EXPORT int sk_addr_host(const sk_addr_t *a, char *buf, size_t len);
 
 /* The port of an IPv4/IPv6 address, or -1 for other families. */
-int sk_addr_port(const sk_addr_t *a);
+SK_EXPORT int sk_addr_port(const sk_addr_t *a);
 
 /* Set the port of an IPv4/IPv6 address; other families are left alone. */
-void sk_addr_set_port(sk_addr_t *a, uint16_t port);
+SK_EXPORT void sk_addr_set_port(sk_addr_t *a, uint16_t port);
 
 /* The address family (AF_INET, AF_INET6, AF_UNIX), or AF_UNSPEC for an empty address. */
-int sk_addr_family(const sk_addr_t *a);
+SK_EXPORT int sk_addr_family(const sk_addr_t *a);
 
 /* Copy a struct sockaddr of `len` bytes into *a. Returns 0 or SK_EBADARG if it is too big. */
-int sk_addr_set(sk_addr_t *a, const struct sockaddr *sa, socklen_t len);
+SK_EXPORT int sk_addr_set(sk_addr_t *a, const struct sockaddr *sa, socklen_t len);
 
 /* 1 when two addresses are byte-for-byte the same family, host and port, else 0. */
-int sk_addr_equal(const sk_addr_t *a, const sk_addr_t *b);
+SK_EXPORT int sk_addr_equal(const sk_addr_t *a, const sk_addr_t *b);
 
 /* This machine's host name (Python's socket.gethostname()). Returns its length or -errno. */
-int sk_gethostname(char *buf, size_t len);
+SK_EXPORT int sk_gethostname(char *buf, size_t len);
 
 /*
  * The fully qualified name of `name` (NULL or "" means this host), as `hostname -f` finds
@@ -162,13 +164,13 @@ int sk_gethostname(char *buf, size_t len);
  * looks only at reverse names, so it answers "localhost" for a name /etc/hosts maps to
  * 127.0.0.1.) Returns its length; never fails for lack of DNS.
  */
-int sk_getfqdn(const char *name, char *buf, size_t len);
+SK_EXPORT int sk_getfqdn(const char *name, char *buf, size_t len);
 
 /*
  * The first IPv4 address of `name`, as dotted-quad text (Python's gethostbyname()).
  * Returns its length, or a resolver code with "resolve NAME: reason" in err.
  */
-int sk_gethostbyname(const char *name, char *buf, size_t len, char *err);
+SK_EXPORT int sk_gethostbyname(const char *name, char *buf, size_t len, char *err);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,8 @@
 #ifndef SOCKIT_BUF_H
 #define SOCKIT_BUF_H
 
+#include "sockit/export.h"
+
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -25,29 +27,29 @@ typedef struct sk_buf {
 } sk_buf_t;
 
 /* Initialise an empty buffer that will never hold more than max bytes. Allocates nothing. */
-void sk_buf_init(sk_buf_t *b, size_t max);
+SK_EXPORT void sk_buf_init(sk_buf_t *b, size_t max);
 
 /* Release the storage; the buffer is empty and may be reused with the same maximum. */
-void sk_buf_free(sk_buf_t *b);
+SK_EXPORT void sk_buf_free(sk_buf_t *b);
 
 /* Append n bytes. Returns 0, SK_ETOOBIG (over the maximum, nothing appended) or -ENOMEM. */
-int sk_buf_append(sk_buf_t *b, const void *p, size_t n);
+SK_EXPORT int sk_buf_append(sk_buf_t *b, const void *p, size_t n);
 
 /*
  * Make room for at least n more bytes (n <= sk_buf_room()) and return a pointer to the
  * first free byte in *tail, for recv() straight into the buffer; follow with
  * sk_buf_commit(). Returns 0, SK_ETOOBIG or -ENOMEM.
  */
-int sk_buf_reserve(sk_buf_t *b, size_t n, char **tail);
+SK_EXPORT int sk_buf_reserve(sk_buf_t *b, size_t n, char **tail);
 
 /* Mark n bytes written at the tail (after sk_buf_reserve) as live. */
-void sk_buf_commit(sk_buf_t *b, size_t n);
+SK_EXPORT void sk_buf_commit(sk_buf_t *b, size_t n);
 
 /* Drop n bytes (at most len) from the front. */
-void sk_buf_consume(sk_buf_t *b, size_t n);
+SK_EXPORT void sk_buf_consume(sk_buf_t *b, size_t n);
 
 /* Drop every byte; keeps the storage. */
-void sk_buf_clear(sk_buf_t *b);
+SK_EXPORT void sk_buf_clear(sk_buf_t *b);
 
 /* The first live byte; valid until the next call that changes the buffer. */
 static inline const char *sk_buf_data(const sk_buf_t *b)

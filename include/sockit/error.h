@@ -17,6 +17,8 @@
 #ifndef SOCKIT_ERROR_H
 #define SOCKIT_ERROR_H
 
+#include "sockit/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -32,17 +34,17 @@ extern "C" {
 
 /* libsockit's own error codes. */
 enum {
-    SK_EBADADDR = -20001,  /* address text is malformed */
-    SK_EBADPORT = -20002,  /* port is not a number 0-65535 or a known service name */
-    SK_EEOF = -20003,      /* the peer closed the stream before the requested bytes arrived */
-    SK_ETOOBIG = -20004,   /* a buffer or frame would exceed its maximum */
-    SK_ENOADDR = -20005,   /* the name resolved to no usable address */
-    SK_EBADARG = -20006,   /* an argument is out of range */
-    SK_EPROTO = -20007,    /* the peer broke the protocol (a malformed reply or frame) */
+    SK_EBADADDR = -20001, /* address text is malformed */
+    SK_EBADPORT = -20002, /* port is not a number 0-65535 or a known service name */
+    SK_EEOF = -20003,     /* the peer closed the stream before the requested bytes arrived */
+    SK_ETOOBIG = -20004,  /* a buffer or frame would exceed its maximum */
+    SK_ENOADDR = -20005,  /* the name resolved to no usable address */
+    SK_EBADARG = -20006,  /* an argument is out of range */
+    SK_EPROTO = -20007,   /* the peer broke the protocol (a malformed reply or frame) */
 };
 
 /* Describe any libsockit error code (negative), or "Success" for 0. Never NULL. */
-const char *sk_strerror(int code);
+SK_EXPORT const char *sk_strerror(int code);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,8 @@
 #ifndef SOCKIT_ESCAPE_H
 #define SOCKIT_ESCAPE_H
 
+#include "sockit/export.h"
+
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -30,13 +32,13 @@ extern "C" {
  * the output stops before the first escape or character that would not fit whole.
  * Returns the length written (excluding the NUL).
  */
-size_t sk_escape(char *dst, size_t cap, const void *src, size_t n);
+SK_EXPORT size_t sk_escape(char *dst, size_t cap, const void *src, size_t n);
 
 /* The length the escaped form of src[0..n) would have (excluding the NUL). */
-size_t sk_escape_len(const void *src, size_t n);
+SK_EXPORT size_t sk_escape_len(const void *src, size_t n);
 
 /* 1 when src[0..n) would come out of sk_escape() unchanged. */
-int sk_escape_clean(const void *src, size_t n);
+SK_EXPORT int sk_escape_clean(const void *src, size_t n);
 
 #ifdef __cplusplus
 }

@@ -35,6 +35,8 @@
 #ifndef SOCKIT_FRAME_H
 #define SOCKIT_FRAME_H
 
+#include "sockit/export.h"
+
 #include <stddef.h>
 
 #include "sockit/buf.h"
@@ -75,15 +77,15 @@ typedef struct sk_framing {
  * fixed:N, N 1 to 1048576)", "len16: max frame 70000 is over 65535, the most a 2-byte
  * length can say (use len32)" or "max frame 2147483648 out of range 1-1073741824".
  */
-int sk_framing_parse(sk_framing_t *f, const char *text, size_t max, char *err);
+SK_EXPORT int sk_framing_parse(sk_framing_t *f, const char *text, size_t max, char *err);
 
 /* The framing's text form ("fixed:512") into buf (size bytes; 24 is enough); returns buf. */
-const char *sk_framing_name(const sk_framing_t *f, char *buf, size_t size);
+SK_EXPORT const char *sk_framing_name(const sk_framing_t *f, char *buf, size_t size);
 
 /* The most bytes a decoder may need buffered to decide on one frame: max plus the
  * framing's header or delimiter (fixed:N: N; eof: max + 1, the byte that makes it too big).
  * 0 for a framing sk_framing_parse() cannot return. */
-size_t sk_frame_bufmax(const sk_framing_t *f);
+SK_EXPORT size_t sk_frame_bufmax(const sk_framing_t *f);
 
 /* A decoder: the framing plus how far a delimiter search has got. */
 typedef struct sk_decoder {
@@ -93,7 +95,7 @@ typedef struct sk_decoder {
 } sk_decoder_t;
 
 /* Start decoding a new stream with framing *f. */
-void sk_decoder_init(sk_decoder_t *d, const sk_framing_t *f);
+SK_EXPORT void sk_decoder_init(sk_decoder_t *d, const sk_framing_t *f);
 
 /* One decoded frame. data points into the caller's buffer and stays valid until the
  * caller changes that buffer. */
@@ -114,7 +116,8 @@ typedef struct sk_frame {
  *   SK_EBADARG   d->f is not a framing sk_framing_parse() can return (or buf is NULL, len > 0).
  * Between calls the caller may only append to the buffer or drop consumed bytes.
  */
-int sk_decoder_next(sk_decoder_t *d, const void *buf, size_t len, int eof, sk_frame_t *out);
+SK_EXPORT int sk_decoder_next(sk_decoder_t *d, const void *buf, size_t len, int eof,
+                              sk_frame_t *out);
 
 /*
  * Append payload[0..len) as one frame to out (header, payload, delimiter). Returns 0; or
@@ -125,7 +128,8 @@ int sk_decoder_next(sk_decoder_t *d, const void *buf, size_t len, int eof, sk_fr
  * shutdown(SHUT_WR)). On error out is unchanged. payload must not point into out: making
  * room may move out's bytes.
  */
-int sk_frame_encode(const sk_framing_t *f, const void *payload, size_t len, sk_buf_t *out);
+SK_EXPORT int sk_frame_encode(const sk_framing_t *f, const void *payload, size_t len,
+                              sk_buf_t *out);
 
 #ifdef __cplusplus
 }

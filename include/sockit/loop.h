@@ -42,6 +42,8 @@
 #ifndef SOCKIT_LOOP_H
 #define SOCKIT_LOOP_H
 
+#include "sockit/export.h"
+
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -64,11 +66,11 @@ typedef void sk_signal_fn(sk_loop_t *l, int signo, void *arg);
 
 /* Create a loop for fds below setsize (1..1<<24). Returns 0 and sets *out, or -errno
  * (-EINVAL for a setsize out of range). */
-int sk_loop_new(sk_loop_t **out, int setsize);
+SK_EXPORT int sk_loop_new(sk_loop_t **out, int setsize);
 
 /* Free a loop that is not running. Does not close the fds it watched; restores the
  * signal dispositions sk_loop_signal() changed. */
-void sk_loop_free(sk_loop_t *l);
+SK_EXPORT void sk_loop_free(sk_loop_t *l);
 
 /*
  * Watch fd for the events in mask, added to those already watched; fn and arg replace
@@ -79,48 +81,48 @@ void sk_loop_free(sk_loop_t *l);
  * watched without it, is SK_EBADARG. Adding SK_READABLE again (with or without the flag)
  * only replaces the callback.
  */
-int sk_loop_add(sk_loop_t *l, int fd, int mask, sk_io_fn *fn, void *arg);
+SK_EXPORT int sk_loop_add(sk_loop_t *l, int fd, int mask, sk_io_fn *fn, void *arg);
 
 /* Stop watching fd for the events in mask; with none left the fd is forgotten (and
  * SK_EXCLUSIVE with it; SK_EXCLUSIVE alone in mask changes nothing). */
-void sk_loop_del(sk_loop_t *l, int fd, int mask);
+SK_EXPORT void sk_loop_del(sk_loop_t *l, int fd, int mask);
 
 /* The events fd is watched for, SK_EXCLUSIVE included (0: not watched). */
-int sk_loop_mask(const sk_loop_t *l, int fd);
+SK_EXPORT int sk_loop_mask(const sk_loop_t *l, int fd);
 
 /* Run fn(l, id, arg) once, ms milliseconds from now (>= 0; measured from the call, not
  * from sk_loop_now(), so it never fires early). Returns the timer's id (> 0), -ENOMEM
  * (more than 1<<24 timers) or SK_EBADARG (ms < 0, fn NULL). */
-int64_t sk_loop_timer(sk_loop_t *l, int64_t ms, sk_timer_fn *fn, void *arg);
+SK_EXPORT int64_t sk_loop_timer(sk_loop_t *l, int64_t ms, sk_timer_fn *fn, void *arg);
 
 /* Cancel a timer that has not fired. */
-void sk_loop_timer_cancel(sk_loop_t *l, int64_t id);
+SK_EXPORT void sk_loop_timer_cancel(sk_loop_t *l, int64_t id);
 
 /* Call fn(l, arg) before every wait for events (NULL: none), as ae's beforesleep. */
-void sk_loop_before_sleep(sk_loop_t *l, sk_hook_fn *fn, void *arg);
+SK_EXPORT void sk_loop_before_sleep(sk_loop_t *l, sk_hook_fn *fn, void *arg);
 
 /* Call fn(l, arg) in the loop thread after sk_loop_wake() (NULL: wakes only interrupt). */
-void sk_loop_on_wake(sk_loop_t *l, sk_hook_fn *fn, void *arg);
+SK_EXPORT void sk_loop_on_wake(sk_loop_t *l, sk_hook_fn *fn, void *arg);
 
 /* Wake the loop from any thread or a signal handler. Never blocks. */
-void sk_loop_wake(sk_loop_t *l);
+SK_EXPORT void sk_loop_wake(sk_loop_t *l);
 
 /* Deliver signo into the loop: fn(l, signo, arg) runs in the loop thread. The process's
  * handler for signo is replaced until sk_loop_free(). Returns 0 or -errno: -EINVAL (signo
  * out of range or not catchable, fn NULL), -EBUSY (another loop owns signo). Calling it
  * again for a signal the loop owns replaces the callback. */
-int sk_loop_signal(sk_loop_t *l, int signo, sk_signal_fn *fn, void *arg);
+SK_EXPORT int sk_loop_signal(sk_loop_t *l, int signo, sk_signal_fn *fn, void *arg);
 
 /* Process events until sk_loop_stop(). Returns 0, or -errno if waiting failed (-EBUSY when
  * called from inside run()). A stop requested before run() is forgotten. */
-int sk_loop_run(sk_loop_t *l);
+SK_EXPORT int sk_loop_run(sk_loop_t *l);
 
 /* Make run() return after the current iteration. Loop thread only; from elsewhere, wake
  * the loop and stop it in the wake callback. */
-void sk_loop_stop(sk_loop_t *l);
+SK_EXPORT void sk_loop_stop(sk_loop_t *l);
 
 /* The loop's clock: monotonic milliseconds, updated once per iteration. */
-int64_t sk_loop_now(const sk_loop_t *l);
+SK_EXPORT int64_t sk_loop_now(const sk_loop_t *l);
 
 #ifdef __cplusplus
 }

@@ -61,6 +61,8 @@
 #ifndef SOCKIT_SERVER_H
 #define SOCKIT_SERVER_H
 
+#include "sockit/export.h"
+
 #include <stddef.h>
 
 #include "sockit/acl.h"
@@ -108,10 +110,10 @@ typedef enum sk_model {
 #define SK_BUSY_LINE "sockit: server busy (too many connections), try again later\r\n"
 
 /* Parse "iterative", "thread", "fork" or "loop". Returns 0 or SK_EBADARG. */
-int sk_model_parse(const char *name, sk_model_t *model);
+SK_EXPORT int sk_model_parse(const char *name, sk_model_t *model);
 
 /* The model's name as sk_model_parse() accepts it. */
-const char *sk_model_name(sk_model_t model);
+SK_EXPORT const char *sk_model_name(sk_model_t model);
 
 typedef void sk_log_fn(void *ctx, const char *line);
 
@@ -126,42 +128,42 @@ typedef struct sk_server_opts {
     const sk_service_t *service; /* required */
     sk_service_conf_t conf;      /* service options */
     sk_model_t model;
-    int backlog;                 /* < 1: SOMAXCONN */
-    int socktype;                /* SOCK_STREAM (0 means it too) or SOCK_DGRAM */
-    int threads;                 /* SK_MODEL_LOOP: event loops (< 1: online CPUs) */
-    size_t max_output;           /* SK_MODEL_LOOP: queued output per connection before it
-                                    is dropped (0: SK_MAX_OUTPUT_DEFAULT) */
-    int max_conns;               /* beyond it a client gets SK_BUSY_LINE and is closed
-                                    (0: the model's default, SK_MAX_CONNS_*; iterative has
-                                    none; < 0: no limit) */
-    const sk_acl_t *acl;         /* who may connect (NULL: everyone; a client refused is
-                                    reset); must outlive run() */
-    double idle_timeout;         /* close a connection after this many seconds without a
-                                    byte either way (0: never) */
-    double frame_timeout;        /* with a framing: a frame once begun must be complete
-                                    within this many seconds (0: SK_FRAME_TIMEOUT_DEFAULT
-                                    when conf.framing is set and not raw, or the service
-                                    reads lines (SK_SERVICE_LINES); < 0: no limit) */
-    double drain_timeout;        /* on stop: how long active connections may finish
-                                    (< 0: SK_DRAIN_DEFAULT; 0: none) */
-    size_t max_buffered;         /* budget for partial frames and chat queues, see above
-                                    (0: SK_MAX_BUFFERED_DEFAULT; SIZE_MAX: none) */
+    int backlog;                     /* < 1: SOMAXCONN */
+    int socktype;                    /* SOCK_STREAM (0 means it too) or SOCK_DGRAM */
+    int threads;                     /* SK_MODEL_LOOP: event loops (< 1: online CPUs) */
+    size_t max_output;               /* SK_MODEL_LOOP: queued output per connection before it
+                                        is dropped (0: SK_MAX_OUTPUT_DEFAULT) */
+    int max_conns;                   /* beyond it a client gets SK_BUSY_LINE and is closed
+                                        (0: the model's default, SK_MAX_CONNS_*; iterative has
+                                        none; < 0: no limit) */
+    const sk_acl_t *acl;             /* who may connect (NULL: everyone; a client refused is
+                                        reset); must outlive run() */
+    double idle_timeout;             /* close a connection after this many seconds without a
+                                        byte either way (0: never) */
+    double frame_timeout;            /* with a framing: a frame once begun must be complete
+                                        within this many seconds (0: SK_FRAME_TIMEOUT_DEFAULT
+                                        when conf.framing is set and not raw, or the service
+                                        reads lines (SK_SERVICE_LINES); < 0: no limit) */
+    double drain_timeout;            /* on stop: how long active connections may finish
+                                        (< 0: SK_DRAIN_DEFAULT; 0: none) */
+    size_t max_buffered;             /* budget for partial frames and chat queues, see above
+                                        (0: SK_MAX_BUFFERED_DEFAULT; SIZE_MAX: none) */
     const sk_keepalive_t *keepalive; /* TCP keepalive on every accepted TCP connection
                                     (sk_set_keepalive(); NULL: off); must outlive run() */
-    int ttl;                     /* datagram servers: the replies' hop limit, unicast and
-                                    multicast (IP_TTL and IP_MULTICAST_TTL, or the IPv6
-                                    hop limits); 0: the system's */
-    double reply_rate;           /* datagram replies to one source address per second (0:
-                                    SK_REPLY_RATE_DEFAULT, loopback sources exempt; < 0:
-                                    no limit) */
-    double reply_burst;          /* ... and the burst (0: SK_REPLY_BURST_DEFAULT, or the
-                                    rate when it is above that) */
-    sk_tap_fn *tap;              /* every chunk each way (NULL: none) */
+    int ttl;                         /* datagram servers: the replies' hop limit, unicast and
+                                        multicast (IP_TTL and IP_MULTICAST_TTL, or the IPv6
+                                        hop limits); 0: the system's */
+    double reply_rate;               /* datagram replies to one source address per second (0:
+                                        SK_REPLY_RATE_DEFAULT, loopback sources exempt; < 0:
+                                        no limit) */
+    double reply_burst;              /* ... and the burst (0: SK_REPLY_BURST_DEFAULT, or the
+                                        rate when it is above that) */
+    sk_tap_fn *tap;                  /* every chunk each way (NULL: none) */
     void *tap_ctx;
-    sk_log_fn *log;              /* "Connection received on ADDR" etc.; NULL: silent */
+    sk_log_fn *log; /* "Connection received on ADDR" etc.; NULL: silent */
     void *log_ctx;
-    int log_quiet;               /* 1: only notices reach log (the "Stopping: ..." line),
-                                    not the lines per connection or datagram */
+    int log_quiet; /* 1: only notices reach log (the "Stopping: ..." line),
+                      not the lines per connection or datagram */
 } sk_server_opts_t;
 
 typedef struct sk_server sk_server_t;
@@ -169,21 +171,21 @@ typedef struct sk_server sk_server_t;
 /* Create a server (no listeners yet). Returns 0 and sets *out, or a negative code:
  * SK_EBADARG when the service cannot run as asked (SOCK_DGRAM without on_datagram, a
  * framing for a service without SK_SERVICE_FRAMES, a framing over datagrams). */
-int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts);
+SK_EXPORT int sk_server_new(sk_server_t **out, const sk_server_opts_t *opts);
 
 /*
  * Listen on every address `address` resolves to (sk_create_server() rules). May be called
  * several times before run(). Returns the number of listeners added, or a negative code
  * with "bind ADDR: reason" in err (SK_ERRLEN bytes, may be NULL).
  */
-int sk_server_listen(sk_server_t *srv, const char *address, char *err);
+SK_EXPORT int sk_server_listen(sk_server_t *srv, const char *address, char *err);
 
 /* The number of listening sockets so far. */
-size_t sk_server_listener_count(const sk_server_t *srv);
+SK_EXPORT size_t sk_server_listener_count(const sk_server_t *srv);
 
 /* The bound address of listener i (with the real port when port 0 was asked for).
  * Returns 0 or SK_EBADARG. */
-int sk_server_listener_addr(const sk_server_t *srv, size_t i, sk_addr_t *addr);
+SK_EXPORT int sk_server_listener_addr(const sk_server_t *srv, size_t i, sk_addr_t *addr);
 
 /*
  * Datagram servers: join multicast group `group` ("239.1.2.3", "ff02::1234", optionally
@@ -195,18 +197,18 @@ int sk_server_listener_addr(const sk_server_t *srv, size_t i, sk_addr_t *addr);
  * SK_EBADADDR for text that is not a multicast address, SK_EBADARG for no datagram
  * listener of its family or an unknown interface, -errno from setsockopt.
  */
-int sk_server_join(sk_server_t *srv, const char *group, char *err);
+SK_EXPORT int sk_server_join(sk_server_t *srv, const char *group, char *err);
 
 /*
  * Accept and serve until sk_server_stop(). Returns 0 after a stop, SK_EBADARG when there
  * is no listener, or -errno if waiting for clients failed (the sessions are ended first).
  */
-int sk_server_run(sk_server_t *srv);
+SK_EXPORT int sk_server_run(sk_server_t *srv);
 
 /* Ask run() to stop: listeners close at once (new clients are refused), idle connections
  * close, active ones get drain_timeout to finish. Async-signal-safe; may be called before
  * run() starts. */
-void sk_server_stop(sk_server_t *srv);
+SK_EXPORT void sk_server_stop(sk_server_t *srv);
 
 /* Totals since the server was created. */
 typedef struct sk_server_stats {
@@ -224,22 +226,22 @@ typedef struct sk_server_stats {
  * bytes and errors in memory shared with the server; a child that dies of a signal or
  * exits non-zero counts as an error (and is logged: "session process PID killed by
  * SIGSEGV"). */
-void sk_server_stats(const sk_server_t *srv, sk_server_stats_t *out);
+SK_EXPORT void sk_server_stats(const sk_server_t *srv, sk_server_stats_t *out);
 
 /* Ask run() to log the totals as one line ("Stats: ..."). Async-signal-safe (SIGUSR1). */
-void sk_server_report(sk_server_t *srv);
+SK_EXPORT void sk_server_report(sk_server_t *srv);
 
 /* Log the totals line now, from this thread (not async-signal-safe). */
-void sk_server_log_stats(sk_server_t *srv);
+SK_EXPORT void sk_server_log_stats(sk_server_t *srv);
 
 /* Remove the Unix socket files the listeners created, if the files are still theirs (for
  * a program about to exit without sk_server_free(): serve's second signal). Thread-safe
  * while run() runs; the listeners stay open, new clients can no longer find them. */
-void sk_server_remove_files(sk_server_t *srv);
+SK_EXPORT void sk_server_remove_files(sk_server_t *srv);
 
 /* Close the listeners, remove the Unix socket files they created (if the files are still
  * theirs) and free the server. The server must not be running. */
-void sk_server_free(sk_server_t *srv);
+SK_EXPORT void sk_server_free(sk_server_t *srv);
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,8 @@
 #ifndef SOCKIT_SERVICE_H
 #define SOCKIT_SERVICE_H
 
+#include "sockit/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -114,34 +116,34 @@ typedef struct sk_service {
 } sk_service_t;
 
 /* The built-in services. */
-extern const sk_service_t sk_service_echo;    /* every byte back to its sender */
-extern const sk_service_t sk_service_discard; /* RFC 863: reads and drops everything */
-extern const sk_service_t sk_service_chargen; /* RFC 864: an endless rotating pattern */
-extern const sk_service_t sk_service_daytime; /* RFC 867: one human-readable time line */
-extern const sk_service_t sk_service_time;    /* RFC 868: 4 bytes, seconds since 1900 */
-extern const sk_service_t sk_service_greet;   /* the seeds' "Thank you for connecting" */
-extern const sk_service_t sk_service_chat;    /* every line to every other client */
+SK_EXPORT extern const sk_service_t sk_service_echo;    /* every byte back to its sender */
+SK_EXPORT extern const sk_service_t sk_service_discard; /* RFC 863: reads and drops everything */
+SK_EXPORT extern const sk_service_t sk_service_chargen; /* RFC 864: an endless rotating pattern */
+SK_EXPORT extern const sk_service_t sk_service_daytime; /* RFC 867: one human-readable time line */
+SK_EXPORT extern const sk_service_t sk_service_time;    /* RFC 868: 4 bytes, seconds since 1900 */
+SK_EXPORT extern const sk_service_t sk_service_greet;   /* the seeds' "Thank you for connecting" */
+SK_EXPORT extern const sk_service_t sk_service_chat;    /* every line to every other client */
 
 /* Find a built-in service by name; NULL if there is none. */
-const sk_service_t *sk_service_find(const char *name);
+SK_EXPORT const sk_service_t *sk_service_find(const char *name);
 
 /* The built-in services, NULL-terminated, in the order --help lists them. */
-const sk_service_t *const *sk_services(void);
+SK_EXPORT const sk_service_t *const *sk_services(void);
 
 /* Queue or send bytes to the peer. Returns 0 or a negative code (connection broken). */
-int sk_session_write(sk_session_t *s, const void *data, size_t len);
+SK_EXPORT int sk_session_write(sk_session_t *s, const void *data, size_t len);
 
 /* Close the session once everything written so far has been delivered. */
-void sk_session_close(sk_session_t *s);
+SK_EXPORT void sk_session_close(sk_session_t *s);
 
 /* The per-session state (state_size bytes), or NULL when state_size is 0. */
-void *sk_session_state(sk_session_t *s);
+SK_EXPORT void *sk_session_state(sk_session_t *s);
 
 /* The peer's address. */
-const sk_addr_t *sk_session_peer(const sk_session_t *s);
+SK_EXPORT const sk_addr_t *sk_session_peer(const sk_session_t *s);
 
 /* The service options the server was started with (never NULL). */
-const sk_service_conf_t *sk_session_conf(const sk_session_t *s);
+SK_EXPORT const sk_service_conf_t *sk_session_conf(const sk_session_t *s);
 
 /*
  * Construction for tests and embedders: run a service by hand. A custom model fills an
@@ -153,8 +155,9 @@ typedef int sk_session_write_fn(void *ctx, const void *data, size_t len);
  * (ignored unless svc has SK_SERVICE_FRAMES) the session keeps an input buffer of at most
  * sk_frame_bufmax() bytes (plus SK_SESSION_FEED_MAX while paused), allocated as frames
  * arrive and freed once empty. Returns NULL on ENOMEM. */
-sk_session_t *sk_session_new(const sk_service_t *svc, const sk_service_conf_t *conf,
-                             const sk_addr_t *peer, sk_session_write_fn *write_fn, void *ctx);
+SK_EXPORT sk_session_t *sk_session_new(const sk_service_t *svc, const sk_service_conf_t *conf,
+                                       const sk_addr_t *peer, sk_session_write_fn *write_fn,
+                                       void *ctx);
 
 /*
  * Hand received bytes to the handler: straight to on_data, or with a framing, once per
@@ -166,17 +169,17 @@ sk_session_t *sk_session_new(const sk_service_t *svc, const sk_service_conf_t *c
  * delivered regardless) and delivered by sk_session_feed(s, NULL, 0), which a model calls
  * when the pause is over. Without a framing a pause takes effect at the next read.
  */
-int sk_session_feed(sk_session_t *s, const void *data, size_t len);
+SK_EXPORT int sk_session_feed(sk_session_t *s, const void *data, size_t len);
 
 /* The peer's EOF. With a framing, delivers what EOF completes (an eof frame, a last
  * unterminated line, frames a pause kept: a pause no longer applies). Returns 0, the
  * handler's code, or SK_EEOF when EOF cut a frame. */
-int sk_session_eof(sk_session_t *s);
+SK_EXPORT int sk_session_eof(sk_session_t *s);
 
 /* Why the last sk_session_feed() / sk_session_eof() failed with a protocol error, e.g.
  * "frame over the 1048576-byte maximum"; "" when none did. Once the server's budget has
  * closed the session (another thread may do so at any time), the reason for that. */
-const char *sk_session_error(const sk_session_t *s);
+SK_EXPORT const char *sk_session_error(const sk_session_t *s);
 
 /*
  * Pause the session's input until sk_session_resume() or the monotonic time until_ns
@@ -184,54 +187,54 @@ const char *sk_session_error(const sk_session_t *s);
  * the session's own thread (its handler). The model stops reading the socket meanwhile
  * and skips the frame deadline, so a paused peer is never blamed for the pause.
  */
-void sk_session_pause(sk_session_t *s, int64_t until_ns);
+SK_EXPORT void sk_session_pause(sk_session_t *s, int64_t until_ns);
 
 /* End a pause (nothing when none is on), from any thread, under the liveness rule of
  * sk_session_notify(); the session is notified so that its model reads again. */
-void sk_session_resume(sk_session_t *s);
+SK_EXPORT void sk_session_resume(sk_session_t *s);
 
 /* For models: 0 while input flows, else when the pause ends (monotonic ns). */
-int64_t sk_session_paused_until(const sk_session_t *s);
+SK_EXPORT int64_t sk_session_paused_until(const sk_session_t *s);
 
 /* Bytes sk_session_write() takes now without queueing past the model's high-water mark
  * (SIZE_MAX where a write simply waits: the blocking models). A handler writing on its own
  * behalf from on_notify writes at most this much; after it returned 0 the model calls
  * on_notify again once the output has drained. From the session's thread. */
-size_t sk_session_write_room(sk_session_t *s);
+SK_EXPORT size_t sk_session_write_room(sk_session_t *s);
 
 /* For models: what sk_session_write_room() returns (fn(ctx)); without one, SIZE_MAX. */
 typedef size_t sk_session_room_fn(void *ctx);
-void sk_session_set_room(sk_session_t *s, sk_session_room_fn *fn, void *ctx);
+SK_EXPORT void sk_session_set_room(sk_session_t *s, sk_session_room_fn *fn, void *ctx);
 
 /* Ask for on_notify(s) in the session's own thread, soon. Thread-safe; the caller must
  * know s is alive (see "Sessions that talk to each other"). Several notifications may
  * merge into one call. */
-void sk_session_notify(sk_session_t *s);
+SK_EXPORT void sk_session_notify(sk_session_t *s);
 
 /* Ask the model to drop the connection soon, even if its thread is blocked writing to
  * a peer that does not read (the blocking models shut the socket down). Thread-safe, with
  * the same liveness rule as sk_session_notify(); the next on_notify should then fail. */
-void sk_session_abort(sk_session_t *s);
+SK_EXPORT void sk_session_abort(sk_session_t *s);
 
 /* For models: what sk_session_notify() and sk_session_abort() call (fn(ctx)); set right
  * after sk_session_new(). Without an abort function, abort notifies. */
 typedef void sk_session_notify_fn(void *ctx);
-void sk_session_set_notify(sk_session_t *s, sk_session_notify_fn *fn, void *ctx);
-void sk_session_set_abort(sk_session_t *s, sk_session_notify_fn *fn, void *ctx);
+SK_EXPORT void sk_session_set_notify(sk_session_t *s, sk_session_notify_fn *fn, void *ctx);
+SK_EXPORT void sk_session_set_abort(sk_session_t *s, sk_session_notify_fn *fn, void *ctx);
 
 /* 1 when a framing applies to the session (serve --frame). */
-int sk_session_framed(const sk_session_t *s);
+SK_EXPORT int sk_session_framed(const sk_session_t *s);
 
 /* When the frame now partly received began (monotonic ns), or 0 when no partial frame is
  * buffered (always 0 without a framing). Models use it for frame deadlines and to tell
  * idle connections from active ones. */
-int64_t sk_session_partial_since(const sk_session_t *s);
+SK_EXPORT int64_t sk_session_partial_since(const sk_session_t *s);
 
 /* 1 once the handler has called sk_session_close(). */
-int sk_session_closing(const sk_session_t *s);
+SK_EXPORT int sk_session_closing(const sk_session_t *s);
 
 /* Free a session made by sk_session_new() (does not call on_close). */
-void sk_session_free(sk_session_t *s);
+SK_EXPORT void sk_session_free(sk_session_t *s);
 
 #ifdef __cplusplus
 }

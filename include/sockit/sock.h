@@ -20,6 +20,8 @@
 #ifndef SOCKIT_SOCK_H
 #define SOCKIT_SOCK_H
 
+#include "sockit/export.h"
+
 #include <poll.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -36,53 +38,53 @@ extern "C" {
 #define SK_LISTEN_MAX 16
 
 /* Create a socket; SOCK_CLOEXEC is always added. Returns the fd or -errno. */
-int sk_socket(int family, int type, int protocol);
+SK_EXPORT int sk_socket(int family, int type, int protocol);
 
 /* Create a connected pair (AF_UNIX), both close-on-exec. Returns 0 or -errno. */
-int sk_socketpair(int type, int fds[2]);
+SK_EXPORT int sk_socketpair(int type, int fds[2]);
 
 /* Close an fd. EINTR counts as closed (Linux has released the fd). Returns 0 or -errno. */
-int sk_close(int fd);
+SK_EXPORT int sk_close(int fd);
 
 /* Bind to an address. Returns 0 or -errno. */
-int sk_bind(int fd, const sk_addr_t *addr);
+SK_EXPORT int sk_bind(int fd, const sk_addr_t *addr);
 
 /* Start listening; backlog < 1 means SOMAXCONN. Returns 0 or -errno. */
-int sk_listen(int fd, int backlog);
+SK_EXPORT int sk_listen(int fd, int backlog);
 
 /*
  * Accept a connection, honouring the listener's timeout. The new socket is close-on-exec
  * and blocking with no timeout. *peer (may be NULL) receives the client's address.
  * Returns the new fd or a negative code (-EAGAIN, -ETIMEDOUT, -EMFILE, ...).
  */
-int sk_accept(int fd, sk_addr_t *peer);
+SK_EXPORT int sk_accept(int fd, sk_addr_t *peer);
 
 /*
  * Connect, honouring the socket's timeout. On a non-blocking socket returns -EINPROGRESS
  * as connect(2) does. Returns 0 or a negative code (-ECONNREFUSED, -ETIMEDOUT, ...).
  */
-int sk_connect(int fd, const sk_addr_t *addr);
+SK_EXPORT int sk_connect(int fd, const sk_addr_t *addr);
 
 /* One send() with MSG_NOSIGNAL: returns the bytes sent (possibly fewer than len) or a
  * negative code. Waits per the socket's timeout when the buffer is full. */
-ssize_t sk_send(int fd, const void *buf, size_t len);
+SK_EXPORT ssize_t sk_send(int fd, const void *buf, size_t len);
 
 /*
  * Send all `len` bytes, looping over short writes. Returns len, or a negative code
  * (-EPIPE, -ECONNRESET, -ETIMEDOUT, -EAGAIN on a non-blocking socket). *sent (may be NULL)
  * always receives the number of bytes actually sent.
  */
-ssize_t sk_sendall(int fd, const void *buf, size_t len, size_t *sent);
+SK_EXPORT ssize_t sk_sendall(int fd, const void *buf, size_t len, size_t *sent);
 
 /* One recv(): returns the bytes received (0 at end of stream) or a negative code. */
-ssize_t sk_recv(int fd, void *buf, size_t len);
+SK_EXPORT ssize_t sk_recv(int fd, void *buf, size_t len);
 
 /*
  * Receive exactly `len` bytes, looping over short reads. Returns len; SK_EEOF if the peer
  * closed first; or another negative code. *got (may be NULL) always receives the number
  * of bytes stored in buf.
  */
-ssize_t sk_recv_exact(int fd, void *buf, size_t len, size_t *got);
+SK_EXPORT ssize_t sk_recv_exact(int fd, void *buf, size_t len, size_t *got);
 
 /*
  * One datagram out with MSG_NOSIGNAL, to `to` (NULL on a connected socket), waiting per
@@ -90,7 +92,7 @@ ssize_t sk_recv_exact(int fd, void *buf, size_t len, size_t *got);
  * negative code (-EMSGSIZE, -ETIMEDOUT, -ECONNREFUSED for an earlier datagram's ICMP
  * port unreachable on a connected socket, ...).
  */
-ssize_t sk_sendto(int fd, const void *buf, size_t len, const sk_addr_t *to);
+SK_EXPORT ssize_t sk_sendto(int fd, const void *buf, size_t len, const sk_addr_t *to);
 
 /*
  * One datagram in, waiting per the socket's timeout. Returns its length (0 for an empty
@@ -98,32 +100,32 @@ ssize_t sk_sendto(int fd, const void *buf, size_t len, const sk_addr_t *to);
  * reported, so len > cap means truncated), or a negative code. *from (may be NULL)
  * receives the sender's address; an unbound Unix sender has a zero-length path.
  */
-ssize_t sk_recvfrom(int fd, void *buf, size_t cap, sk_addr_t *from);
+SK_EXPORT ssize_t sk_recvfrom(int fd, void *buf, size_t cap, sk_addr_t *from);
 
 /* shutdown(2): how is SHUT_RD, SHUT_WR or SHUT_RDWR. Returns 0 or -errno. */
-int sk_shutdown(int fd, int how);
+SK_EXPORT int sk_shutdown(int fd, int how);
 
 /*
  * Python's settimeout(): seconds < 0 (SK_TIMEOUT_NONE) blocks forever, 0 makes the socket
  * non-blocking, > 0 makes each call fail with -ETIMEDOUT after that long. Returns 0 or
  * -errno (SK_EBADARG for a timeout too large to represent).
  */
-int sk_settimeout(int fd, double seconds);
+SK_EXPORT int sk_settimeout(int fd, double seconds);
 
 /* Read back the timeout into *seconds (SK_TIMEOUT_NONE, 0 or > 0), as the kernel keeps it:
  * rounded up to its clock tick (4 ms at HZ=250: 0.25 reads back as 0.252).
  * Returns 0 or -errno. */
-int sk_gettimeout(int fd, double *seconds);
+SK_EXPORT int sk_gettimeout(int fd, double *seconds);
 
 /* Python's setblocking(): 1 is settimeout(None), 0 is settimeout(0). Returns 0 or -errno. */
-int sk_setblocking(int fd, int blocking);
+SK_EXPORT int sk_setblocking(int fd, int blocking);
 
 /* The local / remote address of a socket. Returns 0 or -errno. */
-int sk_getsockname(int fd, sk_addr_t *addr);
-int sk_getpeername(int fd, sk_addr_t *addr);
+SK_EXPORT int sk_getsockname(int fd, sk_addr_t *addr);
+SK_EXPORT int sk_getpeername(int fd, sk_addr_t *addr);
 
 /* setsockopt() with an int value. Returns 0 or -errno. */
-int sk_setsockopt_int(int fd, int level, int name, int value);
+SK_EXPORT int sk_setsockopt_int(int fd, int level, int name, int value);
 
 /* TCP keepalive probes (nc -k has none; ncat --keep-alive, socat keepalive). A zero field
  * keeps the system's value (net.ipv4.tcp_keepalive_time, _intvl, _probes). */
@@ -137,7 +139,7 @@ typedef struct sk_keepalive {
  * SO_KEEPALIVE; Linux takes idle and interval up to 32767, count up to 127). Returns 0,
  * or -errno with nothing changed: -EOPNOTSUPP on a socket that is not TCP, -EINVAL for a
  * value the kernel refuses. */
-int sk_set_keepalive(int fd, const sk_keepalive_t *ka);
+SK_EXPORT int sk_set_keepalive(int fd, const sk_keepalive_t *ka);
 
 /* Most addresses a source host may resolve to that are kept. */
 #define SK_SOURCE_MAX 16
@@ -160,36 +162,37 @@ typedef struct sk_source {
 /* Fill *src from a host (an address or a name; NULL or "": any address) and a port
  * (0: any). Returns 0, or a negative code with "source HOST: reason" in err. May block
  * on DNS. */
-int sk_source_init(sk_source_t *src, const char *host, int port, char *err);
+SK_EXPORT int sk_source_init(sk_source_t *src, const char *host, int port, char *err);
 
 /* Bind fd, a socket of `family` about to connect, as src says (SO_REUSEADDR with a fixed
  * port). Returns 0 (also when src is NULL, or names no address and no port, or family is
  * AF_UNIX with nothing to bind), SK_ENOADDR when src has addresses but none of family, or
  * -errno from bind(). */
-int sk_source_bind(const sk_source_t *src, int fd, int family);
+SK_EXPORT int sk_source_bind(const sk_source_t *src, int fd, int family);
 
 /* The text of src for messages: "127.0.0.2", "127.0.0.2 port 4000", "port 4000". */
-const char *sk_source_str(const sk_source_t *src, char buf[SK_ADDRSTRLEN]);
+SK_EXPORT const char *sk_source_str(const sk_source_t *src, char buf[SK_ADDRSTRLEN]);
 
 /*
  * Python's socket.create_connection(): parse `address` (sockit/addr.h forms), resolve it,
- * and connect to the first address that answers, racing them (sk_connect_addrs). The socket is left with `timeout` as
- * its timeout (SK_TIMEOUT_NONE: blocking; 0 cannot wait for a connection and fails with
- * -EINPROGRESS, as in Python). *peer (may be NULL) receives the address that answered. Returns the connected fd; on failure the error of the last address tried,
- * with "connect ADDR: reason" (or "resolve HOST: reason") in err.
+ * and connect to the first address that answers, racing them (sk_connect_addrs). The socket is left
+ * with `timeout` as its timeout (SK_TIMEOUT_NONE: blocking; 0 cannot wait for a connection and
+ * fails with -EINPROGRESS, as in Python). *peer (may be NULL) receives the address that answered.
+ * Returns the connected fd; on failure the error of the last address tried, with "connect ADDR:
+ * reason" (or "resolve HOST: reason") in err.
  */
-int sk_create_connection(const char *address, double timeout, sk_addr_t *peer, char *err);
+SK_EXPORT int sk_create_connection(const char *address, double timeout, sk_addr_t *peer, char *err);
 
 /* The same for a parsed endpoint and a socket type. SOCK_STREAM races the addresses;
  * SOCK_DGRAM connect()s to the first (nothing answers a UDP connect). A Unix datagram
  * socket is first bound to an autobind abstract name, so that replies can reach it. */
-int sk_connect_endpoint(const sk_endpoint_t *ep, int socktype, double timeout,
-                        sk_addr_t *peer, char *err);
+SK_EXPORT int sk_connect_endpoint(const sk_endpoint_t *ep, int socktype, double timeout,
+                                  sk_addr_t *peer, char *err);
 
 /* sk_connect_endpoint() from a source address (NULL: as sk_connect_endpoint()). Failures
  * to bind it read "connect ADDR from SOURCE: reason". */
-int sk_connect_endpoint_from(const sk_endpoint_t *ep, int socktype, double timeout,
-                             const sk_source_t *src, sk_addr_t *peer, char *err);
+SK_EXPORT int sk_connect_endpoint_from(const sk_endpoint_t *ep, int socktype, double timeout,
+                                       const sk_source_t *src, sk_addr_t *peer, char *err);
 
 /* Happy Eyeballs (RFC 8305): the delay between starting one connection attempt and the
  * next, in seconds. */
@@ -205,8 +208,8 @@ int sk_connect_endpoint_from(const sk_endpoint_t *ep, int socktype, double timeo
  * winner. Returns the connected fd, or the error of the last attempt to fail with
  * "connect ADDR: reason" in err (may be NULL).
  */
-int sk_connect_addrs(const sk_addr_t *addrs, size_t n, double timeout, sk_addr_t *peer,
-                     char *err);
+SK_EXPORT int sk_connect_addrs(const sk_addr_t *addrs, size_t n, double timeout, sk_addr_t *peer,
+                               char *err);
 
 /*
  * The same race as a state machine, for callers that run many at once (probe, bench):
@@ -229,26 +232,26 @@ typedef struct sk_connector sk_connector_t;
  * seconds between attempts (SK_HE_DELAY). `timeout` > 0 bounds each attempt: one still
  * pending after that long fails with -ETIMEDOUT, which starts the next at once (< 0: no
  * bound but the kernel's). Returns NULL on ENOMEM or n == 0. */
-sk_connector_t *sk_connector_new(const sk_addr_t *addrs, size_t n, double delay,
-                                 double timeout);
+SK_EXPORT sk_connector_t *sk_connector_new(const sk_addr_t *addrs, size_t n, double delay,
+                                           double timeout);
 
 /* Bind every attempt not yet started as src says (sk_source_bind(); NULL: none). src
  * must outlive the connector. */
-void sk_connector_set_source(sk_connector_t *c, const sk_source_t *src);
+SK_EXPORT void sk_connector_set_source(sk_connector_t *c, const sk_source_t *src);
 
 /* Advance the race. Returns a connected fd, 0 (in progress) or a negative code with
  * "connect ADDR: reason" in err (may be NULL). After it returns non-zero, only free(). */
-int sk_connector_step(sk_connector_t *c, sk_addr_t *peer, char *err);
+SK_EXPORT int sk_connector_step(sk_connector_t *c, sk_addr_t *peer, char *err);
 
 /* Store the attempts in flight (fd, events POLLOUT) in p[0..max). Returns how many. */
-size_t sk_connector_pollfds(const sk_connector_t *c, struct pollfd *p, size_t max);
+SK_EXPORT size_t sk_connector_pollfds(const sk_connector_t *c, struct pollfd *p, size_t max);
 
 /* Milliseconds until step() has timed work to do (the next attempt is due, or one times
  * out), rounded up; -1 when there is none. */
-int sk_connector_timeout_ms(const sk_connector_t *c);
+SK_EXPORT int sk_connector_timeout_ms(const sk_connector_t *c);
 
 /* Close every attempt still open (not a fd step() returned) and free. NULL is a no-op. */
-void sk_connector_free(sk_connector_t *c);
+SK_EXPORT void sk_connector_free(sk_connector_t *c);
 
 /*
  * Python's socket.create_server(), for every address the text resolves to: "localhost"
@@ -264,11 +267,12 @@ void sk_connector_free(sk_connector_t *c);
  * Returns the number of fds stored in fds[0..maxfds-1], or a negative code with
  * "bind ADDR: reason" (or listen/socket/resolve) in err; on failure nothing stays open.
  */
-int sk_create_server(const char *address, int backlog, int *fds, size_t maxfds, char *err);
+SK_EXPORT int sk_create_server(const char *address, int backlog, int *fds, size_t maxfds,
+                               char *err);
 
 /* The same for a parsed endpoint and a socket type (SOCK_DGRAM binds but does not listen). */
-int sk_listen_endpoint(const sk_endpoint_t *ep, int socktype, int backlog, int *fds,
-                       size_t maxfds, char *err);
+SK_EXPORT int sk_listen_endpoint(const sk_endpoint_t *ep, int socktype, int backlog, int *fds,
+                                 size_t maxfds, char *err);
 
 #ifdef __cplusplus
 }
