@@ -163,6 +163,7 @@ def declarations(text):
     funcs, objs = [], []
     for st in text.split(";"):
         st = " ".join(st.split())
+        st = re.sub(r"^SK_EXPORT\s+", "", st)  # the visibility mark (sockit/export.h)
         if not st or st.startswith("typedef"):
             continue
         m = re.match(r"^(?:extern\s+)?(?:static\s+inline\s+)?[\w\s*]*?\b(sk_\w+)\s*\(", st)
