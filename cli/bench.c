@@ -220,13 +220,6 @@ static int stopping(void)
     return __atomic_load_n(&g_stop, __ATOMIC_RELAXED);
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void bench_help(void)
 {
     printf(
@@ -551,7 +544,7 @@ static void issue(struct worker *w, struct conn *c, int64_t ts, int64_t now)
 
 /* Room for one more request on c? (Both the unanswered and the unsent requests must
  * fit in the ring.) */
-static int conn_free(const struct worker *w, const struct conn *c)
+static int conn_has_room(const struct worker *w, const struct conn *c)
 {
     if (c->state != C_OPEN)
         return 0;
@@ -642,7 +635,7 @@ static void refill(struct worker *w, struct conn *c, int64_t now)
     if (w->b->o.rate > 0 || w->b->o.mode == MODE_CONNECT)
         return;
     int any = 0;
-    while (conn_free(w, c) && may_issue(w, now)) {
+    while (conn_has_room(w, c) && may_issue(w, now)) {
         issue(w, c, now, now);
         any = 1;
     }
@@ -827,7 +820,7 @@ static void on_readable(struct worker *w, struct conn *c)
 {
     for (int i = 0; i < READS_PER_WAKE; i++) {
         ssize_t r = recv(c->fd, w->scratch, SCRATCH_LEN, 0);
-        int64_t now = now_ns();
+        int64_t now = cli_now_ns();
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -837,7 +830,7 @@ static void on_readable(struct worker *w, struct conn *c)
         }
         if (r == 0) { /* the peer closed: mid-response, or with nothing asked */
             int mid = c->done < c->issued;
-            conn_fail(w, c, mid ? E_SHORT : E_CLOSED, mid ? SK_EEOF : SK_EEOF, now);
+            conn_fail(w, c, mid ? E_SHORT : E_CLOSED, SK_EEOF, now);
             return;
         }
         if (consume(w, c, w->scratch, (size_t)r, now) < 0)
@@ -889,7 +882,7 @@ static void bulk_read(struct worker *w, struct conn *c)
     const struct bench *b = w->b;
     for (int i = 0; i < READS_PER_WAKE; i++) {
         ssize_t r = recv(c->fd, w->scratch, SCRATCH_LEN, 0);
-        int64_t now = now_ns();
+        int64_t now = cli_now_ns();
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -996,7 +989,7 @@ static void udp_read(struct worker *w, struct conn *c)
 {
     for (int i = 0; i < UDP_BATCH; i++) {
         ssize_t r = recv(c->fd, w->scratch, SCRATCH_LEN, 0);
-        int64_t now = now_ns();
+        int64_t now = cli_now_ns();
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -1007,7 +1000,7 @@ static void udp_read(struct worker *w, struct conn *c)
         }
         udp_datagram(w, c, w->scratch, (size_t)r, now);
     }
-    refill(w, c, now_ns());
+    refill(w, c, cli_now_ns());
 }
 
 /* Datagrams unanswered for the timeout are lost. */
@@ -1034,7 +1027,7 @@ static void udp_expire(struct worker *w, struct conn *c, int64_t now)
 
 static void on_event(struct worker *w, struct conn *c, uint32_t ev)
 {
-    int64_t now = now_ns();
+    int64_t now = cli_now_ns();
     if (c->state == C_CONNECTING) {
         int e = 0;
         socklen_t len = sizeof e;
@@ -1083,7 +1076,7 @@ static int schedule(struct worker *w, int64_t now)
         for (size_t k = 0; k < w->nconns; k++) {
             struct conn *x = &w->conns[(w->rr + k) % w->nconns];
             int ok = b->o.mode == MODE_CONNECT ? x->state == C_IDLE && x->retry_at <= now
-                                               : conn_free(w, x);
+                                               : conn_has_room(w, x);
             if (ok) {
                 c = x;
                 w->rr = (w->rr + k + 1) % w->nconns;
@@ -1233,7 +1226,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     const struct bench *b = w->b;
     struct epoll_event evs[EVENTS_MAX];
-    int64_t now = now_ns();
+    int64_t now = cli_now_ns();
     w->next_tick = now + TICK_NS;
     w->last_progress = now;
     w->sched_next = b->t_begin + (w->interval_ns * w->idx) / (int64_t)(b->o.threads > 0 ? b->o.threads : 1);
@@ -1249,7 +1242,7 @@ static void *worker_main(void *arg)
     }
     flush_dirty(w, now);
     for (;;) {
-        now = now_ns();
+        now = cli_now_ns();
         if (!w->ending && (stopping() || now >= b->t_end ||
                            (w->has_quota && w->quota == 0 && now >= b->t_measure))) {
             w->ending = 1;
@@ -1274,7 +1267,7 @@ static void *worker_main(void *arg)
         flush_dirty(w, now);
 
         int64_t until = w->next_tick;
-        now = now_ns();
+        now = cli_now_ns();
         /* The next request's time (which may have come already: then no wait at all),
          * unless it waits for a busy connection: then a completion (an event) frees one. */
         if (b->o.rate > 0 && !blocked && may_issue(w, w->sched_next) && w->sched_next < until)
@@ -1304,9 +1297,9 @@ static void *worker_main(void *arg)
                 continue; /* an event for a socket closed earlier in this batch */
             on_event(w, c, evs[i].events);
         }
-        flush_dirty(w, now_ns());
+        flush_dirty(w, cli_now_ns());
     }
-    w->finished_at = now_ns();
+    w->finished_at = cli_now_ns();
     for (size_t i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
         if (c->fd >= 0) {
@@ -1375,7 +1368,7 @@ static size_t connect_all(struct bench *b, const sk_addr_t *addrs, size_t naddrs
     int64_t wait = b->timeout_ns;
     if (b->o.has_duration && (b->o.warmup + b->o.duration) * 1e9 < (double)wait)
         wait = (int64_t)((b->o.warmup + b->o.duration) * 1e9);
-    int64_t deadline = now_ns() + wait + (b->timeout_ns < GRACE_NS ? b->timeout_ns : GRACE_NS);
+    int64_t deadline = cli_now_ns() + wait + (b->timeout_ns < GRACE_NS ? b->timeout_ns : GRACE_NS);
     while (left > 0) {
         size_t np = 0;
         int ms = -1;
@@ -1407,7 +1400,7 @@ static size_t connect_all(struct bench *b, const sk_addr_t *addrs, size_t naddrs
         }
         if (left == 0)
             break;
-        int64_t now = now_ns();
+        int64_t now = cli_now_ns();
         if (now >= deadline) {
             for (size_t i = 0; i < n; i++)
                 if (cs[i]) {
@@ -2004,7 +1997,7 @@ static int run_workers(struct bench *b, struct worker *ws, size_t T)
     int64_t ivl = (int64_t)(b->o.interval * 1e9);
     FILE *ivf = b->o.json ? stderr : stdout;
     int tty = isatty(STDERR_FILENO) && !b->o.json && !ivl;
-    int64_t next_progress = now_ns() + PROGRESS_NS;
+    int64_t next_progress = cli_now_ns() + PROGRESS_NS;
     int64_t next_ivl = b->t_measure + ivl, last_ivl = b->t_measure;
     struct live was;
     memset(&was, 0, sizeof was);
@@ -2017,12 +2010,12 @@ static int run_workers(struct bench *b, struct worker *ws, size_t T)
         /* Interval lines end before the duration does: the last one is printed below,
          * cut at the duration's end, once the workers are done. */
         int due = ivl && next_ivl < b->t_end;
-        int64_t now = now_ns(), wait = 50000000;
+        int64_t now = cli_now_ns(), wait = 50000000;
         if (due && next_ivl - now < wait)
             wait = next_ivl > now ? next_ivl - now : 0;
         struct timespec ts = {0, (long)wait};
         nanosleep(&ts, NULL);
-        now = now_ns();
+        now = cli_now_ns();
         if (tty && now >= next_progress) {
             progress(b, ws, started, now);
             next_progress = now + PROGRESS_NS;
@@ -2042,7 +2035,7 @@ static int run_workers(struct bench *b, struct worker *ws, size_t T)
     for (size_t i = 0; i < started; i++)
         pthread_join(ws[i].tid, NULL);
     if (ivl) { /* the last, partial interval (to the duration's end, or to now) */
-        int64_t now = now_ns(), end = now < b->t_end ? now : b->t_end;
+        int64_t now = cli_now_ns(), end = now < b->t_end ? now : b->t_end;
         if (end - last_ivl >= ivl / 10) {
             struct live is;
             live_sum(ws, started, &is);
@@ -2213,7 +2206,7 @@ int cmd_bench(int argc, char **argv)
         }
         for (size_t i = 0; i < T; i++)
             worker_take(&ws[i], fds);
-        b.t_begin = now_ns();
+        b.t_begin = cli_now_ns();
         b.t_measure = b.t_begin + (int64_t)(o->warmup * 1e9);
         b.t_end = o->has_duration ? b.t_measure + (int64_t)(o->duration * 1e9) : INT64_MAX;
         for (size_t i = 0; i < T; i++) {

@@ -9,6 +9,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sockit/addr.h"
 #include "sockit/frame.h"
@@ -41,6 +42,11 @@ int cli_main(int argc, char **argv);
  * take as "reinitialize", dropping any state left by an earlier parse) and silence its
  * own messages (opterr = 0: every command reports through cli_bad_option()). */
 void cli_getopt_reset(void);
+
+/* The CLI's one clock: CLOCK_MONOTONIC, in nanoseconds and in milliseconds. Every
+ * deadline, timeout and rate of the commands is measured with these. */
+int64_t cli_now_ns(void);
+int64_t cli_now_ms(void);
 
 /* Print "sockit: MESSAGE" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -119,15 +119,11 @@ static int accept_one(const int *fds, int n, double wait, sk_addr_t *peer)
     struct pollfd p[SK_LISTEN_MAX];
     for (int i = 0; i < n; i++)
         p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = cli_now_ns();
     for (;;) {
         int timeout = -1;
         if (wait > 0) {
-            struct timespec t;
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            double left = wait - ((double)(t.tv_sec - t0.tv_sec) +
-                                  (double)(t.tv_nsec - t0.tv_nsec) / 1e9);
+            double left = wait - (double)(cli_now_ns() - t0) / 1e9;
             if (left <= 0) {
                 cli_error("listen: no client within %g s (-w)", wait);
                 return -1;

@@ -79,13 +79,6 @@ struct probe {
     size_t nopen, nclosed, ntimedout;
 };
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void probe_help(void)
 {
     printf("Usage: sockit probe [OPTIONS] HOST PORTS...\n\n"
@@ -355,7 +348,7 @@ static int fill(struct probe *p)
         }
         if (p->has_src)
             sk_connector_set_source(s->c, &p->src);
-        int64_t now = now_ns();
+        int64_t now = cli_now_ns();
         s->deadline = now + p->timeout_ns;
         p->inflight++;
         if (step(p, s, now) < 0)
@@ -369,7 +362,7 @@ static int fill(struct probe *p)
 static size_t gather(struct probe *p, int *ms)
 {
     size_t n = 0;
-    int64_t now = now_ns();
+    int64_t now = cli_now_ns();
     *ms = -1;
     for (size_t i = 0; i < p->conc; i++) {
         struct slot *s = &p->slots[i];
@@ -394,7 +387,7 @@ static size_t gather(struct probe *p, int *ms)
 /* Step every slot that has something to do after poll(). Returns 0 or -1 (fatal). */
 static int advance(struct probe *p)
 {
-    int64_t now = now_ns();
+    int64_t now = cli_now_ns();
     for (size_t i = 0; i < p->conc; i++) {
         struct slot *s = &p->slots[i];
         if (!s->c)
@@ -655,7 +648,7 @@ int cmd_probe(int argc, char **argv)
         if (parse_list(argv[i], set) < 0)
             return EXIT_USAGE;
 
-    int64_t t0 = now_ns();
+    int64_t t0 = cli_now_ns();
     struct probe p;
     memset(&p, 0, sizeof p);
     p.timeout_ns = (int64_t)(timeout * 1e9);
@@ -690,7 +683,7 @@ int cmd_probe(int argc, char **argv)
             sk_source_str(&p.src, sb);
         fprintf(stderr, "probe %s%s%s: %zu open, %zu closed, %zu timed out in %.2f s\n", p.host,
                 p.has_src ? " from " : "", sb, p.nopen, p.nclosed, p.ntimedout,
-                (double)(now_ns() - t0) / 1e9);
+                (double)(cli_now_ns() - t0) / 1e9);
     }
     return p.nopen > 0 ? 0 : 1;
 }

@@ -286,13 +286,6 @@ static int confirm_delivery(const struct pump *m)
     }
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The earliest of two deadlines (< 0: none). */
 static int64_t earliest(int64_t a, int64_t b)
 {
@@ -304,7 +297,7 @@ static int run(struct pump *m)
     const struct pump_opts *o = m->o;
     int stdin_open = 1, sock_rd_open = 1, sock_wr_open = 1;
     int interactive = isatty(0);
-    int64_t quit_at = -1, active_at = now_ms();
+    int64_t quit_at = -1, active_at = cli_now_ms();
     int64_t idle_ms = o->idle_timeout > 0 ? (int64_t)(o->idle_timeout * 1000) : -1;
     static char buf[CHUNK];
 
@@ -314,7 +307,7 @@ static int run(struct pump *m)
             if (o->half_close)
                 shutdown(m->sock, SHUT_WR);
             if (o->quit_after >= 0)
-                quit_at = now_ms() + (int64_t)(o->quit_after * 1000);
+                quit_at = cli_now_ms() + (int64_t)(o->quit_after * 1000);
         }
         if (!sock_rd_open && sk_buf_len(&m->down) == 0 && !sock_wr_open)
             return confirm_delivery(m);
@@ -324,7 +317,7 @@ static int run(struct pump *m)
                            : sock_rd_open ? 2 : 0;
 
         int64_t idle_at = idle_ms >= 0 ? active_at + idle_ms : -1;
-        int64_t until = earliest(quit_at, idle_at), now = now_ms();
+        int64_t until = earliest(quit_at, idle_at), now = cli_now_ms();
         if (until >= 0 && now >= until) {
             if (quit_at >= 0 && now >= quit_at) /* -q: asked for; what came is written */
                 return cli_write_stdout(sk_buf_data(&m->down), sk_buf_len(&m->down)) < 0;
@@ -367,7 +360,7 @@ static int run(struct pump *m)
                 return 1;
             fresh_up = n > 0;
             if (n > 0)
-                active_at = now_ms();
+                active_at = cli_now_ms();
         }
         /* Write first: new bytes go out at once, and POLLOUT is asked for only while the
          * kernel does not take them (one poll per chunk, not two). */
@@ -387,7 +380,7 @@ static int run(struct pump *m)
                 cli_hexdump(1, o->peer, m->sent, sk_buf_data(&m->up), (size_t)n);
                 m->sent += (unsigned long long)n;
                 sk_buf_consume(&m->up, (size_t)n);
-                active_at = now_ms();
+                active_at = cli_now_ms();
             }
         }
         if ((p[1].revents & (POLLIN | POLLERR | POLLHUP)) && sock_rd_open) {
@@ -402,7 +395,7 @@ static int run(struct pump *m)
                 return 1;
             }
             if (n > 0)
-                active_at = now_ms();
+                active_at = cli_now_ms();
             if (n == 0) {
                 sock_rd_open = 0;
                 if (interactive) { /* a person whose peer has left is done */
@@ -424,7 +417,7 @@ static int run(struct pump *m)
             }
             if (n > 0) {
                 sk_buf_consume(&m->down, (size_t)n);
-                active_at = now_ms();
+                active_at = cli_now_ms();
             }
         }
     }

@@ -43,13 +43,6 @@ static struct {
     pthread_t th;
 } sig;
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *signal_main(void *arg)
 {
     (void)arg;
@@ -62,7 +55,7 @@ static void *signal_main(void *arg)
         if (n == SIGUSR1) {
             sk_server_report(sig.srv);
         } else if (n == SIGTERM || n == SIGINT) {
-            int64_t now = monotonic_ms();
+            int64_t now = cli_now_ms();
             if (first < 0) {
                 first = now;
                 sk_server_stop(sig.srv);

@@ -53,13 +53,6 @@ struct udp {
     int64_t active_at;                 /* the last datagram either way */
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Report a failed datagram call; ECONNREFUSED is an ICMP port unreachable from the peer,
  * EACCES a broadcast address without SO_BROADCAST. Returns 1. */
 static int udp_fail(const char *op, const char *peer, int code)
@@ -93,7 +86,7 @@ static int take_one(struct udp *u, size_t i)
                   "giving up", e, n, UDP_IN_MAX);
         return -1;
     }
-    u->active_at = now_ms();
+    u->active_at = cli_now_ms();
     if (u->o->listen && (!u->have_peer || (u->o->keep && !sk_addr_equal(&from, &u->peer)))) {
         u->peer = from;
         u->peer_sock = i;
@@ -149,7 +142,7 @@ static int send_one(struct udp *u, const char *p, size_t n)
         if (w >= 0) {
             cli_hexdump(1, name, u->sent, p, n);
             u->sent += n;
-            u->active_at = now_ms();
+            u->active_at = cli_now_ms();
             return take_all(u); /* take answers now, before our receive queue overflows */
         }
         if (w != -EAGAIN)
@@ -158,7 +151,7 @@ static int send_one(struct udp *u, const char *p, size_t n)
          * allows (a receiver that stopped, on a Unix datagram socket, stops us too). */
         int64_t idle_at = u->o->idle_timeout > 0
                               ? u->active_at + (int64_t)(u->o->idle_timeout * 1000) : -1;
-        int64_t left = idle_at < 0 ? 1000 : idle_at - now_ms();
+        int64_t left = idle_at < 0 ? 1000 : idle_at - cli_now_ms();
         if (left <= 0) {
             cli_error("send %s: no room to send for %g s (--idle-timeout): giving up", name,
                       u->o->idle_timeout);
@@ -221,13 +214,13 @@ int cli_udp_pump(const int *socks, size_t n, const struct udp_opts *o)
     u.n = n < SK_LISTEN_MAX ? n : SK_LISTEN_MAX;
     u.o = o;
     u.connected = !o->listen && !o->dest;
-    u.active_at = now_ms();
+    u.active_at = cli_now_ms();
     int64_t start = u.active_at;
     int stdin_open = 1;
     int64_t eof_at = -1;
     int64_t idle_ms = o->idle_timeout > 0 ? (int64_t)(o->idle_timeout * 1000) : -1;
     for (;;) {
-        int64_t now = now_ms(), until = -1;
+        int64_t now = cli_now_ms(), until = -1;
         if (!stdin_open && !o->listen) /* linger: quiet for that long after the last one */
             until = (u.active_at > eof_at ? u.active_at : eof_at) + (int64_t)(o->linger * 1000);
         if (!stdin_open && o->listen && o->quit_after >= 0)
@@ -276,7 +269,7 @@ int cli_udp_pump(const int *socks, size_t n, const struct udp_opts *o)
         }
         if (r == 0) {
             stdin_open = 0;
-            eof_at = now_ms();
+            eof_at = cli_now_ms();
         }
         u.len += (size_t)r;
         if (send_lines(&u, r == 0))

@@ -10,11 +10,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "sockit/addr.h"
 #include "sockit/error.h"
+
+int64_t cli_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t cli_now_ms(void)
+{
+    return cli_now_ns() / 1000000;
+}
 
 void cli_error(const char *fmt, ...)
 {
