@@ -1,28 +1,32 @@
 /*
- * loop_epoll.c: sockit/loop.h on Linux epoll.
+ * loop.c: sockit/loop.h over a readiness backend (loop_backend.h; loop_epoll.c on Linux).
+ * This file owns what every backend shares: the fd table and its generations, the timer
+ * heap, wake-ups, signals and the order of an iteration; the backend only watches fds and
+ * waits.
  *
  * Design, in the order a loop iteration runs:
  *
  *   1. the before-sleep hook;
- *   2. epoll_wait(), level-triggered, for at most LOOP_MAX_EVENTS events, with a timeout
+ *   2. the backend's wait, level-triggered, for at most LOOP_MAX_EVENTS events, with a timeout
  *      of 0 when stop was requested, else the time to the nearest timer rounded up to the
  *      ms (never early), else -1 (EINTR counts as "no events");
  *   3. the loop clock (sk_loop_now) is read once;
- *   4. the collected file events are dispatched, in the order epoll gave them;
+ *   4. the collected file events are dispatched, in the order the backend gave them;
  *   5. the timers due at that clock reading run, earliest deadline first (equal deadlines
  *      in the order they were added). Only timers that existed when this pass began run in
  *      it, so a timer that adds a 0 ms timer cannot hold the loop in the pass: the new one
- *      runs in the next iteration, after the next epoll_wait (with a zero timeout).
+ *      runs in the next iteration, after the next wait (with a zero timeout).
  *
  * File events. Per fd (below setsize) the loop keeps the mask, the callback and a
- * generation. epoll's data is fd | generation << 32; the generation changes each time the
+ * generation. The token the backend carries is fd | generation << 32; the generation changes each time the
  * fd is forgotten (its last event deleted). Before a collected event is dispatched, the fd
  * must still be watched under the same generation and for one of the ready events, so an
  * event collected before a callback deleted the fd (or deleted it and added it again,
- * perhaps with another callback) is dropped; the next epoll_wait reports the fd afresh if
- * it is still ready. EPOLLERR / EPOLLHUP are reported as every requested event.
- * SK_EXCLUSIVE adds the fd with EPOLLEXCLUSIVE; the kernel refuses EPOLL_CTL_MOD on such an
- * fd, so an exclusive fd is watched for SK_READABLE only (other masks: SK_EBADARG).
+ * perhaps with another callback) is dropped; the next wait reports the fd afresh if
+ * it is still ready. The backend reports an error or hang-up as every requested event.
+ * SK_EXCLUSIVE asks the backend for exclusive wake-ups (EPOLLEXCLUSIVE); epoll refuses to
+ * modify such an fd, so an exclusive fd is watched for SK_READABLE only (other masks:
+ * SK_EBADARG).
  *
  * Timers. A binary min-heap of (deadline_ns, seq, slot) and a slot table holding each
  * timer's callback and its position in the heap, so cancel is O(log n). A timer id is
@@ -55,19 +59,19 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "loop_backend.h"
 #include "sockit/error.h"
 #include "sockit/loop.h"
 
 #define LOOP_MAX_SETSIZE (1 << 24)
-/* Events collected per epoll_wait. */
+/* Events collected per backend wait. */
 #define LOOP_MAX_EVENTS 256
 
-/* epoll data of the loop's own eventfds; user fds are fd | gen << 32 with fd < 1<<24. */
+/* Tokens of the loop's own eventfds; user fds are fd | gen << 32 with fd < 1<<24. */
 #define TOKEN_WAKE UINT64_MAX
 #define TOKEN_SIGNAL (UINT64_MAX - 1)
 
@@ -112,12 +116,12 @@ struct signal_reg {
 };
 
 struct sk_loop {
-    int epfd;
+    struct sk__poller *poller;
     int wakefd;
     int sigfd; /* -1 until the first sk_loop_signal() */
     int setsize;
     struct fd_state *fds;
-    struct epoll_event *events;
+    struct sk__poll_event *events;
     int max_events;
 
     struct timer_slot *slots;
@@ -300,29 +304,16 @@ static void run_timers(sk_loop_t *l)
 
 /* ---- file events ---- */
 
-static uint32_t to_epoll(int mask)
-{
-    uint32_t ev = 0;
-    if (mask & SK_READABLE) ev |= EPOLLIN;
-    if (mask & SK_WRITABLE) ev |= EPOLLOUT;
-    if (mask & SK_EXCLUSIVE) ev |= EPOLLEXCLUSIVE;
-    return ev;
-}
-
 static uint64_t fd_token(const sk_loop_t *l, int fd)
 {
     return (uint64_t)(uint32_t)fd | (uint64_t)l->fds[fd].gen << 32;
 }
 
-static void dispatch_fd(sk_loop_t *l, uint64_t token, uint32_t events)
+static void dispatch_fd(sk_loop_t *l, uint64_t token, int ready)
 {
     int fd = (int)(uint32_t)token;
     struct fd_state *st = &l->fds[fd];
     if (st->gen != (uint32_t)(token >> 32)) return; /* deleted since it was collected */
-    int ready = 0;
-    if (events & EPOLLIN) ready |= SK_READABLE;
-    if (events & EPOLLOUT) ready |= SK_WRITABLE;
-    if (events & (EPOLLERR | EPOLLHUP)) ready |= MASK_RW;
     ready &= st->mask;
     if (ready) st->fn(l, fd, st->arg, ready);
 }
@@ -350,7 +341,7 @@ static void update_clock(sk_loop_t *l)
     l->now_ms = l->now_ns / NS_PER_MS;
 }
 
-/* epoll_wait's timeout: until the nearest timer, rounded up to the ms. */
+/* The wait's timeout: until the nearest timer, rounded up to the ms. */
 static int wait_timeout(const sk_loop_t *l)
 {
     if (l->stop) return 0;
@@ -364,21 +355,18 @@ static int wait_timeout(const sk_loop_t *l)
 static int loop_iterate(sk_loop_t *l)
 {
     if (l->before_sleep_fn) l->before_sleep_fn(l, l->before_sleep_arg);
-    int n = epoll_wait(l->epfd, l->events, l->max_events, wait_timeout(l));
-    if (n < 0) {
-        if (errno != EINTR) return -errno;
-        n = 0;
-    }
+    int n = sk__poller_wait(l->poller, l->events, l->max_events, wait_timeout(l));
+    if (n < 0) return n;
     update_clock(l);
     for (int i = 0; i < n; i++) {
-        uint64_t token = l->events[i].data.u64;
+        uint64_t token = l->events[i].token;
         if (token == TOKEN_WAKE) {
             drain(l->wakefd);
             if (l->wake_fn) l->wake_fn(l, l->wake_arg);
         } else if (token == TOKEN_SIGNAL) {
             dispatch_signals(l);
         } else {
-            dispatch_fd(l, token, l->events[i].events);
+            dispatch_fd(l, token, l->events[i].ready);
         }
     }
     run_timers(l);
@@ -389,8 +377,7 @@ static int loop_iterate(sk_loop_t *l)
 
 static int watch_internal(sk_loop_t *l, int fd, uint64_t token)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = token};
-    return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+    return sk__poller_set(l->poller, fd, 0, SK_READABLE, token);
 }
 
 int sk_loop_new(sk_loop_t **out, int setsize)
@@ -399,7 +386,7 @@ int sk_loop_new(sk_loop_t **out, int setsize)
     if (setsize < 1 || setsize > LOOP_MAX_SETSIZE) return -EINVAL;
     sk_loop_t *l = calloc(1, sizeof *l);
     if (!l) return -ENOMEM;
-    l->epfd = l->wakefd = l->sigfd = -1;
+    l->wakefd = l->sigfd = -1;
     l->setsize = setsize;
     l->max_events = setsize + 2 < LOOP_MAX_EVENTS ? setsize + 2 : LOOP_MAX_EVENTS;
     l->free_head = NO_INDEX;
@@ -407,11 +394,8 @@ int sk_loop_new(sk_loop_t **out, int setsize)
     l->events = calloc((size_t)l->max_events, sizeof *l->events);
     int err = -ENOMEM;
     if (!l->fds || !l->events) goto fail;
-    l->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (l->epfd < 0) {
-        err = -errno;
-        goto fail;
-    }
+    err = sk__poller_open(&l->poller);
+    if (err < 0) goto fail;
     l->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (l->wakefd < 0) {
         err = -errno;
@@ -433,7 +417,7 @@ void sk_loop_free(sk_loop_t *l)
     signals_release(l);
     if (l->sigfd >= 0) close(l->sigfd);
     if (l->wakefd >= 0) close(l->wakefd);
-    if (l->epfd >= 0) close(l->epfd);
+    sk__poller_close(l->poller);
     free(l->sigs);
     free(l->heap);
     free(l->slots);
@@ -449,15 +433,12 @@ int sk_loop_add(sk_loop_t *l, int fd, int mask, sk_io_fn *fn, void *arg)
     struct fd_state *st = &l->fds[fd];
     int old = st->mask;
     bool exclusive = (old | mask) & SK_EXCLUSIVE;
-    /* Exclusive: READABLE only, and only from the first add (no EPOLL_CTL_MOD). */
+    /* Exclusive: READABLE only, and only from the first add (no later modify). */
     if (exclusive && ((mask & SK_WRITABLE) || (old && !(old & SK_EXCLUSIVE)))) return SK_EBADARG;
     int now = old | mask;
     if (now != old) {
-        struct epoll_event ev = {.events = to_epoll(now), .data.u64 = fd_token(l, fd)};
-        int r = epoll_ctl(l->epfd, old ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
-        if (r < 0 && old && errno == ENOENT) /* closed and reopened without a del */
-            r = epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev);
-        if (r < 0) return -errno;
+        int r = sk__poller_set(l->poller, fd, old, now, fd_token(l, fd));
+        if (r < 0) return r;
         st->mask = now;
     }
     st->fn = fn;
@@ -473,7 +454,7 @@ void sk_loop_del(sk_loop_t *l, int fd, int mask)
     if (left == rw) return;
     if (left == 0) {
         /* Errors mean the fd is already gone from the set (closed): nothing to undo. */
-        epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+        (void)sk__poller_set(l->poller, fd, st->mask, 0, 0);
         st->mask = 0;
         st->fn = NULL;
         st->arg = NULL;
@@ -482,8 +463,7 @@ void sk_loop_del(sk_loop_t *l, int fd, int mask)
     }
     /* Not exclusive (an exclusive fd has READABLE only, so nothing is left). A failure
      * leaves the kernel watching too much; dispatch filters by st->mask. */
-    struct epoll_event ev = {.events = to_epoll(left), .data.u64 = fd_token(l, fd)};
-    epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+    (void)sk__poller_set(l->poller, fd, st->mask, left, fd_token(l, fd));
     st->mask = left;
 }
 

@@ -1,5 +1,6 @@
-/* test_loop.c: the event loop (sockit/loop.h, src/loop_epoll.c). Every test arms a guard
- * timer that stops its loop and fails, so a bug ends a test quickly, not at the deadline. */
+/* test_loop.c: the event loop (sockit/loop.h, src/loop.c, src/loop_epoll.c). Every test
+ * arms a guard timer that stops its loop and fails, so a bug ends a test quickly, not at
+ * the deadline. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
