@@ -14,6 +14,7 @@
 #define SK_VERSION_PATCH 0
 #define SK_VERSION "0.1.0"
 
+#include "sockit/export.h"
 #include "sockit/error.h"
 #include "sockit/addr.h"
 #include "sockit/acl.h"
@@ -31,7 +32,7 @@ extern "C" {
 #endif
 
 /* The library's version string, which may differ from SK_VERSION if linked dynamically. */
-const char *sk_version(void);
+SK_EXPORT const char *sk_version(void);
 
 #ifdef __cplusplus
 }

@@ -25,7 +25,8 @@ OBJECT = re.compile(r"^SK_EXPORT\s+extern\b[^(;]*?\b([A-Za-z_][A-Za-z0-9_]*)\s*;
 def declared_exports():
     """The names the public headers mark SK_EXPORT, by header."""
     names = {}
-    for h in glob.glob(os.path.join(SOURCE_DIR, "include", "sockit", "*.h")):
+    for h in [os.path.join(SOURCE_DIR, "include", "sockit.h")] + glob.glob(
+            os.path.join(SOURCE_DIR, "include", "sockit", "*.h")):
         with open(h, encoding="utf-8") as f:
             text = f.read()
             for name in DECL.findall(text) + OBJECT.findall(text):
@@ -53,6 +54,8 @@ class Exports(unittest.TestCase):
         # Every public header declares its functions with SK_EXPORT; a header that
         # forgot the macro would show up here as a module with no exports.
         self.assertGreater(len(names), 100, names)
+        for n in ("sk_version", "sk_strerror", "sk_create_connection", "sk_service_echo"):
+            self.assertIn(n, names)
         self.assertTrue(all(n.startswith("sk_") and not n.startswith("sk__")
                             for n in names), sorted(n for n in names
                                                     if not n.startswith("sk_")))
