@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "internal.h"
+#include "base.h"
 #include "sockit/acl.h"
 #include "sockit/error.h"
 

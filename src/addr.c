@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "base.h"
 #include "sockit/addr.h"
 #include "sockit/error.h"
 

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "internal.h"
+#include "base.h"
 #include "sockit/error.h"
 #include "sockit/sock.h"
 #include "sys.h"

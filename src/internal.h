@@ -1,13 +1,12 @@
 /*
- * internal.h: helpers shared by libsockit's modules and nobody else (sk__ prefix).
- * Not installed; the public API is include/sockit.h.
+ * internal.h: what the server layer's modules (service, the models, budget) share and
+ * nobody else (sk__ prefix). The bottom layer's helpers are in base.h, which this
+ * includes. Not installed; the public API is include/sockit.h.
  */
 #ifndef SOCKIT_INTERNAL_H
 #define SOCKIT_INTERNAL_H
 
-#include <stdint.h>
-#include <time.h>
-
+#include "base.h"
 #include "sockit/addr.h"
 #include "sockit/server.h"
 #include "sockit/service.h"
@@ -35,34 +34,6 @@ struct sk__budget *sk__session_budget(const sk_session_t *s);
 
 /* 1 once the budget has evicted the session (thread-safe). */
 int sk__session_evicted(const sk_session_t *s);
-
-/* printf into a caller's SK_ERRLEN buffer; does nothing when err is NULL. */
-void sk__set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Longest piece of user text an error message quotes. */
-#define SK__QUOTE_MAX 64
-
-/* Copy user text into out for an error message: at most SK__QUOTE_MAX bytes (then "..."),
- * control bytes as '?'. Returns out. */
-const char *sk__quote(const char *s, char out[SK__QUOTE_MAX + 4]);
-
-/* Bytes waiting to be read on a socket (0 on error). */
-int sk__unread(int fd);
-
-/* Monotonic clock in nanoseconds. */
-static inline int64_t sk__now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/*
- * Wait until fd is ready for `events` (POLLIN / POLLOUT) or until deadline_ns (monotonic;
- * < 0: no deadline). EINTR resumes with the time left. Returns 0 when ready (including
- * error and hang-up conditions, which the next I/O call reports), -ETIMEDOUT or -errno.
- */
-int sk__wait_fd(int fd, short events, int64_t deadline_ns);
 
 /*
  * Run one session of the server's service on a connected blocking socket until the peer

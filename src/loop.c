@@ -62,7 +62,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "base.h"
 #include "loop_backend.h"
 #include "sockit/error.h"
 #include "sockit/loop.h"

@@ -25,7 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "base.h"
 #include "sockit/error.h"
 #include "sockit/sock.h"
 #include "sys.h"
